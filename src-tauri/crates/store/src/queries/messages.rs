@@ -1,0 +1,129 @@
+use super::clamp_limit;
+use crate::model::{Direction, Message, Page};
+use crate::StoreError;
+use rusqlite::{params, Connection, Row};
+use switchboard_core::ids::{ConversationId, MessageId};
+use switchboard_core::Timestamp;
+
+const COLUMNS: &str = "id, conversation_id, direction, wamid, kind, text, content, status, error_title, sent_by, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    let content: String = row.get(6)?;
+    Ok(Message {
+        id: MessageId(row.get(0)?),
+        conversation_id: ConversationId(row.get(1)?),
+        direction: row.get(2)?,
+        wamid: row.get(3)?,
+        kind: row.get(4)?,
+        text: row.get(5)?,
+        content: serde_json::from_str(&content).unwrap_or(serde_json::Value::Null),
+        status: row.get(7)?,
+        error_title: row.get(8)?,
+        sent_by: row.get(9)?,
+        created_at: row.get(10)?,
+    })
+}
+
+/// The newest `limit` messages before `before` (exclusive), returned oldest first.
+pub fn list(
+    conn: &Connection,
+    conversation: ConversationId,
+    before: Option<MessageId>,
+    limit: Option<u32>,
+) -> Result<Page<Message>, StoreError> {
+    let limit = clamp_limit(limit);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+    ))?;
+    let mut items = stmt
+        .query_map(
+            params![conversation.0, before.map_or(i64::MAX, |b| b.0), limit + 1],
+            from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|m| m.id.0.to_string())
+    } else {
+        None
+    };
+    items.reverse();
+    Ok(Page { items, next_cursor })
+}
+
+/// A new inbound message. Returns `None` when its wamid was already stored: WhatsApp
+/// delivers at least once, and a redelivery must not trigger anything again.
+pub struct NewInbound<'a> {
+    pub conversation_id: ConversationId,
+    pub wamid: &'a str,
+    pub kind: &'a str,
+    pub text: Option<&'a str>,
+    pub content: &'a serde_json::Value,
+    pub reply_to_wamid: Option<&'a str>,
+    pub inbox_id: Option<i64>,
+    pub wa_timestamp: i64,
+    pub sandbox: bool,
+}
+
+pub fn insert_inbound(
+    conn: &Connection,
+    message: &NewInbound<'_>,
+    now: Timestamp,
+) -> Result<Option<MessageId>, StoreError> {
+    let inserted = conn.execute(
+        "INSERT INTO messages (conversation_id, direction, wamid, kind, text, content, reply_to_wamid,
+                               inbox_id, status, wa_timestamp, sandbox, created_at)
+         VALUES (?1, 'inbound', ?2, ?3, ?4, ?5, ?6, ?7, 'received', ?8, ?9, ?10)
+         ON CONFLICT (wamid) DO NOTHING",
+        params![
+            message.conversation_id.0,
+            message.wamid,
+            message.kind,
+            message.text,
+            message.content.to_string(),
+            message.reply_to_wamid,
+            message.inbox_id,
+            message.wa_timestamp,
+            message.sandbox,
+            now
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let id = conn.last_insert_rowid();
+    let customer_at = message.wa_timestamp.saturating_mul(1000);
+    conn.execute(
+        "UPDATE conversations SET
+            unread_count = unread_count + 1,
+            last_message_at = MAX(COALESCE(last_message_at, 0), ?2),
+            last_message_preview = ?3,
+            last_customer_message_at = MAX(COALESCE(last_customer_message_at, 0), ?4),
+            state = CASE WHEN state = 'closed' THEN 'ai_active' ELSE state END,
+            updated_at = ?2
+         WHERE id = ?1",
+        params![
+            message.conversation_id.0,
+            now,
+            preview(message.text, message.kind),
+            customer_at
+        ],
+    )?;
+    Ok(Some(MessageId(id)))
+}
+
+/// The inbox line: the text cut to a readable length, or the kind for media and the like.
+pub fn preview(text: Option<&str>, kind: &str) -> String {
+    match text {
+        Some(text) if !text.is_empty() => text.chars().take(140).collect(),
+        _ => format!("[{kind}]"),
+    }
+}
+
+pub fn direction_of(conn: &Connection, id: MessageId) -> Result<Direction, StoreError> {
+    Ok(conn.query_row(
+        "SELECT direction FROM messages WHERE id = ?1",
+        [id.0],
+        |r| r.get(0),
+    )?)
+}
