@@ -1,0 +1,67 @@
+//! The operator API: resource-shaped HTTP routes and a Server-Sent Events stream over the
+//! engine. Handlers are thin: they authenticate, convert wire types and call the engine.
+//!
+//! The router is a function and the server takes its listener and a shutdown signal, so
+//! tests bind port 0 and the desktop shell can call the same router in-process.
+
+mod auth;
+pub mod dto;
+mod error;
+mod extract;
+pub mod openapi;
+mod routes;
+
+pub use auth::ApiAuth;
+pub use error::{ApiError, ErrorBody};
+
+use axum::Router;
+use std::future::Future;
+use std::path::PathBuf;
+use switchboard_engine::Engine;
+use tokio::net::TcpListener;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: Engine,
+    pub auth: ApiAuth,
+}
+
+/// The whole HTTP surface: `/api/*` behind the bearer token, plus the built UI if given.
+pub fn router(engine: Engine, auth: ApiAuth, ui_dir: Option<PathBuf>) -> Router {
+    let state = ApiState { engine, auth };
+    let api = routes::api_routes(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token,
+    ));
+    let mut app = Router::new()
+        .nest("/api", api)
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods(tower_http::cors::Any)
+                .allow_headers([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::CONTENT_TYPE,
+                ]),
+        )
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    if let Some(dir) = ui_dir {
+        let index = dir.join("index.html");
+        app = app.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(index)),
+        );
+    }
+    app
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

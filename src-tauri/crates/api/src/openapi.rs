@@ -1,0 +1,60 @@
+//! The OpenAPI document, generated from the handlers and wire types. It is also checked in
+//! at `docs/openapi.json`; a test fails when the two differ.
+
+use crate::dto;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard operator API", description = "Operate AI-assisted WhatsApp conversations: \
+        every route needs `Authorization: Bearer <token>`."),
+    paths(
+        crate::routes::system::health,
+        crate::routes::system::openapi,
+        crate::routes::system::settings,
+        crate::routes::events::stream,
+        crate::routes::conversations::list,
+        crate::routes::conversations::one,
+        crate::routes::conversations::messages,
+        crate::routes::actions::list,
+        crate::routes::actions::one,
+        crate::routes::actions::approve,
+        crate::routes::actions::reject,
+        crate::routes::escalations::list,
+        crate::routes::escalations::take_over,
+        crate::routes::escalations::hand_back,
+        crate::routes::audit::list,
+        crate::routes::audit::verify,
+        crate::routes::audit::tasks,
+    ),
+    components(schemas(dto::Health, crate::ErrorBody, switchboard_core::Event)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// The document as checked in: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

@@ -1,0 +1,53 @@
+//! Route table of `/api`. Each resource has its own module of thin handlers.
+
+pub(crate) mod actions;
+pub(crate) mod audit;
+pub(crate) mod conversations;
+pub(crate) mod escalations;
+pub(crate) mod events;
+pub(crate) mod system;
+
+use crate::ApiState;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub(crate) fn api_routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/openapi.json", get(system::openapi))
+        .route("/events", get(events::stream))
+        .route("/settings", get(system::settings))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::one))
+        .route("/conversations/{id}/messages", get(conversations::messages))
+        .route("/actions", get(actions::list))
+        .route("/actions/{id}", get(actions::one))
+        .route("/actions/{id}/approve", post(actions::approve))
+        .route("/actions/{id}/reject", post(actions::reject))
+        .route("/escalations", get(escalations::list))
+        .route("/escalations/{id}/takeover", post(escalations::take_over))
+        .route("/escalations/{id}/handback", post(escalations::hand_back))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", get(audit::verify))
+        .route("/tasks", get(audit::tasks))
+        .with_state(state)
+}
+
+/// Parses an enum-valued query parameter, naming the allowed values when it is wrong.
+pub(crate) fn parse_state<T: Copy + std::fmt::Display>(
+    name: &str,
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+) -> Result<Option<T>, crate::ApiError> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse(v).map(Some).ok_or_else(|| {
+            let allowed: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+            crate::ApiError::bad_request(format!(
+                "{name} must be one of {}, not {v:?}",
+                allowed.join(", ")
+            ))
+        }),
+    }
+}
