@@ -1,0 +1,196 @@
+//! The real binary, as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `switchboard serve` on port 0 and returns it with the address it printed.
+fn serve(args: &[&str], token: Option<&str>) -> (Running, String, Vec<String>) {
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("SWITCHBOARD_API_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        command.env("SWITCHBOARD_API_TOKEN", token);
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_lines = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .take(2)
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("a line on stdout");
+    let address = line
+        .trim()
+        .strip_prefix("switchboard: listening on ")
+        .unwrap_or_else(|| panic!("serve must announce its address, printed {line:?}"))
+        .to_string();
+    let stderr_lines = if token.is_none() {
+        err_lines.join().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    (Running(child), address, stderr_lines)
+}
+
+#[test]
+fn help_explains_the_window_and_serve() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("serve"), "--help must mention serve: {text}");
+    assert!(
+        text.contains("desktop window"),
+        "--help must explain the default (window): {text}"
+    );
+    let serve_help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&serve_help.stdout);
+    for flag in ["--config", "--data-dir", "--listen"] {
+        assert!(
+            text.contains(flag),
+            "serve --help must document {flag}: {text}"
+        );
+    }
+}
+
+#[test]
+fn serve_with_a_config_answers_health_with_the_token_and_401_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[business]\nname = \"Tienda Lupita\"\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    let (_running, address, _) = serve(
+        &["--config", config.to_str().unwrap()],
+        Some("cli-test-token"),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let ok = client
+        .get(format!("{address}/api/health"))
+        .bearer_auth("cli-test-token")
+        .send()
+        .unwrap();
+    assert_eq!(
+        ok.status(),
+        200,
+        "the token from SWITCHBOARD_API_TOKEN must be accepted"
+    );
+    let health: serde_json::Value = ok.json().unwrap();
+    assert_eq!(health["mode"], "sandbox", "no credentials: sandbox");
+    let denied = client.get(format!("{address}/api/health")).send().unwrap();
+    assert_eq!(denied.status(), 401, "no token, no access");
+    assert!(
+        dir.path().join("data/switchboard.db").exists(),
+        "data goes where the config says"
+    );
+}
+
+#[test]
+fn serve_without_a_token_prints_a_generated_one_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_running, address, stderr) = serve(&["--data-dir", dir.path().to_str().unwrap()], None);
+    let token = stderr
+        .iter()
+        .find_map(|l| l.split("this run's API token is ").nth(1))
+        .unwrap_or_else(|| panic!("serve must print the generated token once, stderr: {stderr:?}"))
+        .trim()
+        .to_string();
+    assert_eq!(
+        token.len(),
+        64,
+        "a generated token is 32 random bytes in hex"
+    );
+    let client = reqwest::blocking::Client::new();
+    let ok = client
+        .get(format!("{address}/api/health"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[test]
+fn a_bad_config_file_is_reported_with_file_key_and_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("broken.toml");
+    std::fs::write(&config, "[pipeline]\nquiet_period_ms = \"soon\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a bad config must stop the start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.toml"),
+        "the error names the file: {err}"
+    );
+    assert!(
+        err.contains("pipeline.quiet_period_ms"),
+        "the error names the key: {err}"
+    );
+    assert!(
+        err.contains("expected"),
+        "the error says what was expected: {err}"
+    );
+}
+
+#[test]
+fn audit_verify_reports_an_intact_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(switchboard_store::Store::open(&dir.path().join("switchboard.db")).unwrap());
+    let out = Command::new(BIN)
+        .args([
+            "audit",
+            "verify",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+}

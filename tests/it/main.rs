@@ -1,0 +1,10 @@
+//! Switchboard's integration tests: one binary, one module per area, to keep link times low.
+
+mod support;
+
+mod api;
+mod cli;
+mod config_doc;
+#[cfg(feature = "desktop")]
+mod desktop;
+mod store;
