@@ -1,0 +1,11 @@
+//! Integration tests against the shared WhatsApp fixtures (`MANIFEST.json`).
+
+mod coverage;
+mod fixtures;
+mod handshake;
+mod media;
+mod outbound;
+mod properties;
+mod sequences;
+mod signature;
+mod webhook_posts;
