@@ -1,0 +1,3 @@
+//! The pipeline's integration tests.
+
+mod actions;
