@@ -21,6 +21,7 @@ pub fn run(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
         let secrets = Arc::new(EnvSecrets);
         let token = api_token(secrets.as_ref())?;
         let engine = crate::setup::start_engine(config.clone(), secrets)?;
+        engine.spawn_workers();
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;

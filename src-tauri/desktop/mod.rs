@@ -58,7 +58,9 @@ pub fn run(args: CommonArgs) -> anyhow::Result<()> {
     let shell = Shell::new(engine, token, None);
 
     let http = shell.router.clone();
+    let workers = shell.engine.clone();
     tauri::async_runtime::spawn(async move {
+        workers.spawn_workers();
         match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => {
                 tracing::info!(%listen, "operator API and webhook listening");

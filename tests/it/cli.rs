@@ -17,7 +17,16 @@ impl Drop for Running {
 
 /// Starts `switchboard serve` on port 0 and returns it with the address it printed.
 fn serve(args: &[&str], token: Option<&str>) -> (Running, String, Vec<String>) {
+    serve_with_env(args, token, &[])
+}
+
+fn serve_with_env(
+    args: &[&str],
+    token: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Running, String, Vec<String>) {
     let mut command = Command::new(BIN);
+    command.envs(env.iter().copied());
     command
         .arg("serve")
         .args(args)
@@ -193,4 +202,97 @@ fn audit_verify_reports_an_intact_trail() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+}
+
+/// The live-mode environment of the fixture corpus.
+const LIVE_ENV: &[(&str, &str)] = &[
+    ("SWITCHBOARD_WHATSAPP_APP_SECRET", "test-app-secret"),
+    ("SWITCHBOARD_WHATSAPP_ACCESS_TOKEN", "test-access-token"),
+    ("SWITCHBOARD_WHATSAPP_VERIFY_TOKEN", "test-verify-token"),
+    ("SWITCHBOARD_WHATSAPP__PHONE_NUMBER_ID", "487120593306718"),
+];
+
+#[test]
+fn every_webhook_answered_200_survives_a_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let template =
+        std::fs::read_to_string(crate::support::fixtures_dir().join("inbound/text.json")).unwrap();
+    let original_id = "wamid.HBgMNDQ3NzAwOTAwNDYxFQIAEhgUMUU5RTRFQ0IzMDMzOEU1Njk1NDQA";
+    assert!(template.contains(original_id));
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut acknowledged = Vec::new();
+    let mut sent = 0;
+    for round in 0..3 {
+        let (mut running, address, _) =
+            serve_with_env(&["--data-dir", &data], Some("tok"), LIVE_ENV);
+        // Kill at a different point each round, in the middle of a stream of webhooks.
+        let kill_after = 5 + round * 7;
+        for i in 0..40 {
+            let wamid = format!("wamid.kill-test-{round}-{i}");
+            let body = template.replace(original_id, &wamid);
+            let signature =
+                switchboard_whatsapp::webhook::sign(b"test-app-secret", body.as_bytes());
+            sent += 1;
+            let response = client
+                .post(format!("{address}/webhooks/whatsapp"))
+                .header("X-Hub-Signature-256", signature)
+                .body(body)
+                .send();
+            if matches!(&response, Ok(r) if r.status() == 200) {
+                acknowledged.push(wamid);
+            }
+            if i == kill_after {
+                // SIGKILL: no shutdown handler, no flush.
+                running.0.kill().unwrap();
+                running.0.wait().unwrap();
+                break;
+            }
+        }
+    }
+    assert!(
+        acknowledged.len() >= 20 && sent > acknowledged.len() - 1,
+        "the test must really interrupt a stream"
+    );
+    // A last start processes whatever was stored but not yet processed.
+    let (_running, address, _) = serve_with_env(&["--data-dir", &data], Some("tok"), LIVE_ENV);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let stored: Vec<String> = loop {
+        let conn = rusqlite::Connection::open(dir.path().join("switchboard.db")).unwrap();
+        let pending: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM webhook_inbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT wamid FROM messages WHERE wamid LIKE 'wamid.kill-test-%'")
+            .unwrap();
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        if pending == 0 || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for wamid in &acknowledged {
+        assert_eq!(
+            stored.iter().filter(|s| *s == wamid).count(),
+            1,
+            "{wamid} got a 200, so it must be stored exactly once"
+        );
+    }
+    let health = client
+        .get(format!("{address}/api/health"))
+        .bearer_auth("tok")
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
 }

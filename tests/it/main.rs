@@ -8,3 +8,4 @@ mod config_doc;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod store;
+mod webhook;

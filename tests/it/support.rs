@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use switchboard_api::ApiAuth;
-use switchboard_core::secrets::MemorySecrets;
+use switchboard_core::secrets::{MemorySecrets, SecretName, SecretStore};
 use switchboard_core::{Config, Secret, SystemClock};
 use switchboard_engine::{Engine, EngineOptions};
 
@@ -18,11 +18,30 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(Config::default(), MemorySecrets::default()).await
+    }
+
+    /// A server in live mode with the fixture corpus's app secret and verify token.
+    pub async fn start_live() -> TestServer {
+        let mut config = Config::default();
+        config.whatsapp.phone_number_id = "487120593306718".into();
+        let secrets = MemorySecrets::default();
+        for (name, value) in [
+            (SecretName::WhatsAppAppSecret, "test-app-secret"),
+            (SecretName::WhatsAppVerifyToken, "test-verify-token"),
+            (SecretName::WhatsAppAccessToken, "test-access-token"),
+        ] {
+            secrets.set(&name, &Secret::new(value)).unwrap();
+        }
+        Self::start_with(config, secrets).await
+    }
+
+    pub async fn start_with(config: Config, secrets: MemorySecrets) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let engine = Engine::start(EngineOptions {
-            config: Config::default(),
+            config,
             data_dir: dir.path().to_path_buf(),
-            secrets: Arc::new(MemorySecrets::default()),
+            secrets: Arc::new(secrets),
             clock: Arc::new(SystemClock),
         })
         .expect("engine starts on an empty data directory");
@@ -55,4 +74,21 @@ impl TestServer {
             .post(format!("{}{path}", self.base))
             .bearer_auth(TOKEN)
     }
+}
+
+/// The shared WhatsApp fixture corpus (`shared/fixtures/whatsapp` beside the repository).
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::env::var_os("SWITCHBOARD_FIXTURES")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/whatsapp")
+        })
+}
+
+pub fn manifest() -> serde_json::Value {
+    let path = fixtures_dir().join("MANIFEST.json");
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }

@@ -35,6 +35,7 @@ pub fn router(engine: Engine, auth: ApiAuth, ui_dir: Option<PathBuf>) -> Router 
     ));
     let mut app = Router::new()
         .nest("/api", api)
+        .merge(routes::webhook_routes(state.clone()))
         .layer(
             tower_http::cors::CorsLayer::new()
                 .allow_origin(tower_http::cors::Any)

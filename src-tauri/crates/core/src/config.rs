@@ -40,6 +40,7 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BusinessConfig {
+    #[serde(deserialize_with = "string_or_number")]
     pub name: String,
     /// IANA time zone name, used for "now" in the request context and for business hours.
     pub timezone: String,
@@ -63,7 +64,9 @@ pub struct WhatsAppConfig {
     /// Graph API base URL, without version.
     pub api_base_url: String,
     pub api_version: String,
+    #[serde(deserialize_with = "string_or_number")]
     pub phone_number_id: String,
+    #[serde(deserialize_with = "string_or_number")]
     pub waba_id: String,
     /// Per-number throughput limit (messages per second).
     pub throughput_per_second: u32,
@@ -106,6 +109,23 @@ pub struct ProviderEntry {
     pub price_in_per_mtok: Option<f64>,
     #[serde(default)]
     pub price_out_per_mtok: Option<f64>,
+}
+
+/// Environment values are parsed like TOML values, so an id made of digits arrives as a
+/// number; ids and names are text whatever they look like.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        String(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::String(s) => s,
+        Text::Unsigned(n) => n.to_string(),
+        Text::Signed(n) => n.to_string(),
+    })
 }
 
 fn default_context_length() -> u32 {
@@ -338,6 +358,7 @@ mod tests {
             )?;
             jail.set_env("SWITCHBOARD_PIPELINE__QUIET_PERIOD_MS", "250");
             jail.set_env("SWITCHBOARD_WHATSAPP__MODE", "live");
+            jail.set_env("SWITCHBOARD_WHATSAPP__PHONE_NUMBER_ID", "487120593306718");
             let config = Config::load(Some(&jail.directory().join("c.toml"))).unwrap();
             assert_eq!(
                 config.server.listen.port(),
@@ -349,6 +370,10 @@ mod tests {
                 "env overrides the file"
             );
             assert_eq!(config.whatsapp.mode, WhatsAppMode::Live);
+            assert_eq!(
+                config.whatsapp.phone_number_id, "487120593306718",
+                "an id of digits given in the environment stays text"
+            );
             Ok(())
         });
     }

@@ -9,16 +9,22 @@ pub mod conversations;
 mod error;
 pub mod escalations;
 pub mod health;
+pub mod inbox;
+pub mod sandbox;
 
 pub use actor::Actor;
 pub use error::EngineError;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use switchboard_core::config::WhatsAppMode;
+use switchboard_core::ids::ConversationId;
 use switchboard_core::secrets::{SecretName, SecretStore};
+use switchboard_core::Secret;
 use switchboard_core::{Clock, Config, EventBus};
 use switchboard_store::Store;
+use tokio::sync::Notify;
 
 /// What the engine needs from its host.
 pub struct EngineOptions {
@@ -50,6 +56,30 @@ struct Inner {
     secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
     mode: ChannelMode,
+    channel: ChannelSecrets,
+    inbox_wake: Arc<Notify>,
+    /// Conversations with inbound messages the pipeline has not picked up yet. The
+    /// pipeline also rebuilds this from the database at start, so it is only a fast path.
+    pending_conversations: Mutex<BTreeSet<ConversationId>>,
+    pipeline_wake: Arc<Notify>,
+}
+
+/// The WhatsApp secrets the webhook needs, read once at start.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelSecrets {
+    pub app_secret: Option<Secret>,
+    pub verify_token: Option<Secret>,
+    pub access_token: Option<Secret>,
+}
+
+/// A handle that does not keep the engine alive, for background tasks.
+#[derive(Clone)]
+pub struct WeakEngine(Weak<Inner>);
+
+impl WeakEngine {
+    pub fn upgrade(&self) -> Option<Engine> {
+        self.0.upgrade().map(|inner| Engine { inner })
+    }
 }
 
 impl Engine {
@@ -63,6 +93,7 @@ impl Engine {
         })?;
         let store = Store::open(&options.data_dir.join("switchboard.db"))?;
         let mode = channel_mode(&options.config, options.secrets.as_ref());
+        let channel = channel_secrets(mode, options.secrets.as_ref());
         tracing::info!(data_dir = %options.data_dir.display(), ?mode, "engine started");
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -73,6 +104,10 @@ impl Engine {
                 secrets: options.secrets,
                 clock: options.clock,
                 mode,
+                channel,
+                inbox_wake: Arc::new(Notify::new()),
+                pending_conversations: Mutex::new(BTreeSet::new()),
+                pipeline_wake: Arc::new(Notify::new()),
             }),
         })
     }
@@ -107,6 +142,65 @@ impl Engine {
 
     pub fn mode(&self) -> ChannelMode {
         self.inner.mode
+    }
+
+    pub fn channel(&self) -> &ChannelSecrets {
+        &self.inner.channel
+    }
+
+    pub fn downgrade(&self) -> WeakEngine {
+        WeakEngine(Arc::downgrade(&self.inner))
+    }
+
+    pub(crate) fn inbox_wake(&self) -> &Arc<Notify> {
+        &self.inner.inbox_wake
+    }
+
+    /// Starts the background workers (webhook inbox processing). Call once, inside a
+    /// tokio runtime; they stop when the last `Engine` handle is dropped.
+    pub fn spawn_workers(&self) {
+        self.spawn_inbox_processor();
+    }
+
+    /// Marks a conversation as having customer messages the pipeline must answer.
+    pub(crate) fn conversation_has_new_inbound(&self, conversation: ConversationId) {
+        if let Ok(mut pending) = self.inner.pending_conversations.lock() {
+            pending.insert(conversation);
+        }
+        self.inner.pipeline_wake.notify_one();
+    }
+
+    /// Takes the conversations waiting for the pipeline.
+    pub fn take_pending_conversations(&self) -> Vec<ConversationId> {
+        self.inner
+            .pending_conversations
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p).into_iter().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// In live mode the secrets come from the store of secrets; the sandbox signs its own
+/// simulated webhooks with a secret made for this run.
+fn channel_secrets(mode: ChannelMode, secrets: &dyn SecretStore) -> ChannelSecrets {
+    let get = |name: SecretName| match secrets.get(&name) {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::warn!(error = %e, secret = name.keyring_user(), "cannot read a secret");
+            None
+        }
+    };
+    match mode {
+        ChannelMode::Live => ChannelSecrets {
+            app_secret: get(SecretName::WhatsAppAppSecret),
+            verify_token: get(SecretName::WhatsAppVerifyToken),
+            access_token: get(SecretName::WhatsAppAccessToken),
+        },
+        ChannelMode::Sandbox => ChannelSecrets {
+            app_secret: Some(Secret::generate()),
+            verify_token: get(SecretName::WhatsAppVerifyToken).or_else(|| Some(Secret::generate())),
+            access_token: Some(Secret::generate()),
+        },
     }
 }
 

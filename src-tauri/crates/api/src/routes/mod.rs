@@ -5,7 +5,10 @@ pub(crate) mod audit;
 pub(crate) mod conversations;
 pub(crate) mod escalations;
 pub(crate) mod events;
+pub(crate) mod inbox;
+pub(crate) mod sandbox;
 pub(crate) mod system;
+pub(crate) mod webhooks;
 
 use crate::ApiState;
 use axum::routing::{get, post};
@@ -30,6 +33,21 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
         .route("/tasks", get(audit::tasks))
+        .route("/inbox/failed", get(inbox::failed))
+        .route("/sandbox/messages", post(sandbox::customer_writes))
+        .with_state(state)
+}
+
+/// The WhatsApp webhook: no bearer token (Meta cannot send one); the signature is checked
+/// over the raw body instead. The body limit answers 413 before the body is read whole.
+pub(crate) fn webhook_routes(state: ApiState) -> Router {
+    let limit = state.engine.config().whatsapp.max_body_bytes;
+    Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::handshake).post(webhooks::receive),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 

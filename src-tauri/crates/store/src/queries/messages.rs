@@ -127,3 +127,107 @@ pub fn direction_of(conn: &Connection, id: MessageId) -> Result<Direction, Store
         |r| r.get(0),
     )?)
 }
+
+/// An outbound message as the status logic needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboundRef {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub status: String,
+    pub action_id: Option<i64>,
+}
+
+/// Finds an outbound message by WhatsApp id, or by the idempotency key we sent as
+/// `biz_opaque_callback_data` (how a message whose send outcome was lost in a crash is
+/// reconciled: the key is known, the wamid was never recorded).
+pub fn outbound_by_wamid_or_key(
+    conn: &Connection,
+    wamid: &str,
+    callback_key: Option<&str>,
+) -> Result<Option<OutboundRef>, StoreError> {
+    use rusqlite::OptionalExtension;
+    let map = |r: &Row<'_>| {
+        Ok(OutboundRef {
+            id: MessageId(r.get(0)?),
+            conversation_id: ConversationId(r.get(1)?),
+            status: r.get(2)?,
+            action_id: r.get(3)?,
+        })
+    };
+    let by_wamid = conn
+        .prepare_cached(
+            "SELECT id, conversation_id, status, action_id FROM messages WHERE wamid = ?1 AND direction = 'outbound'",
+        )?
+        .query_row([wamid], map)
+        .optional()?;
+    if by_wamid.is_some() {
+        return Ok(by_wamid);
+    }
+    let Some(key) = callback_key else {
+        return Ok(None);
+    };
+    let found = conn
+        .prepare_cached(
+            "SELECT m.id, m.conversation_id, m.status, m.action_id FROM outbox o JOIN messages m ON m.id = o.message_id
+             WHERE o.idempotency_key = ?1",
+        )?
+        .query_row([key], map)
+        .optional()?;
+    if let Some(found) = &found {
+        conn.execute(
+            "UPDATE messages SET wamid = ?2 WHERE id = ?1 AND wamid IS NULL",
+            params![found.id.0, wamid],
+        )?;
+    }
+    Ok(found)
+}
+
+/// Records a (wamid, status) pair; false when it was already seen (a redelivery).
+pub fn record_status_event(
+    conn: &Connection,
+    wamid: &str,
+    status: &str,
+    timestamp: i64,
+    raw: &serde_json::Value,
+) -> Result<bool, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO message_status_events (wamid, status, timestamp, raw) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (wamid, status) DO NOTHING",
+        )?
+        .execute(params![wamid, status, timestamp, raw.to_string()])?;
+    Ok(inserted == 1)
+}
+
+pub struct StatusChange<'a> {
+    pub status: &'a str,
+    pub at: Timestamp,
+    pub error_code: Option<i64>,
+    pub error_title: Option<&'a str>,
+    pub error_details: Option<&'a str>,
+    pub needs_attention: bool,
+}
+
+pub fn set_status(
+    conn: &Connection,
+    id: MessageId,
+    change: &StatusChange<'_>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = ?2, status_at = ?3,
+                error_code = COALESCE(?4, error_code), error_title = COALESCE(?5, error_title),
+                error_details = COALESCE(?6, error_details),
+                needs_attention = MAX(needs_attention, ?7)
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id.0,
+        change.status,
+        change.at,
+        change.error_code,
+        change.error_title,
+        change.error_details,
+        change.needs_attention
+    ])?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod contacts;
 pub mod conversations;
 pub mod escalations;
+pub mod inbox;
 pub mod messages;
 pub mod settings;
 pub mod tasks;

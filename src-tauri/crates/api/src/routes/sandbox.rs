@@ -1,0 +1,41 @@
+use crate::extract::Json as JsonBody;
+use crate::{ApiError, ApiState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use switchboard_engine::sandbox::SimulatedMessage;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct SimulatedMessageBody {
+    /// The simulated customer's phone number, digits only.
+    from: String,
+    name: Option<String>,
+    text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    inbox_id: i64,
+}
+
+/// Sandbox only: a simulated customer writes. The message enters through the signed
+/// webhook path, exactly like a real one.
+#[utoipa::path(post, path = "/api/sandbox/messages", tag = "sandbox", request_body = SimulatedMessageBody,
+    responses((status = 202, body = Accepted), (status = 409, body = crate::ErrorBody),
+              (status = 422, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody)))]
+pub(crate) async fn customer_writes(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<SimulatedMessageBody>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let id = state
+        .engine
+        .sandbox_customer_writes(SimulatedMessage {
+            from: body.from,
+            name: body.name,
+            text: body.text,
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { inbox_id: id.0 })))
+}
