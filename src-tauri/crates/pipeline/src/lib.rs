@@ -6,6 +6,7 @@
 //!   exists, the date is in the future, a free-form reply needs an open window).
 
 pub mod actions;
+pub mod context;
 pub mod validate;
 
 pub use actions::{Action, ActionCatalog, CustomActionDef, ModelAnswer};

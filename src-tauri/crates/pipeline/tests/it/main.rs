@@ -1,3 +1,4 @@
 //! The pipeline's integration tests.
 
 mod actions;
+mod context;
