@@ -2,6 +2,7 @@
 
 mod coverage;
 mod fixtures;
+mod graph_client;
 mod handshake;
 mod media;
 mod outbound;
