@@ -1,5 +1,6 @@
 //! Switchboard's integration tests: one binary, one module per area, to keep link times low.
 
+mod fake_llm;
 mod support;
 
 mod api;
@@ -7,5 +8,6 @@ mod cli;
 mod config_doc;
 #[cfg(feature = "desktop")]
 mod desktop;
+mod pipeline;
 mod store;
 mod webhook;

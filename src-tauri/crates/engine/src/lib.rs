@@ -10,6 +10,8 @@ mod error;
 pub mod escalations;
 pub mod health;
 pub mod inbox;
+pub mod providers;
+pub mod runs;
 pub mod sandbox;
 
 pub use actor::Actor;
@@ -62,6 +64,7 @@ struct Inner {
     /// pipeline also rebuilds this from the database at start, so it is only a fast path.
     pending_conversations: Mutex<BTreeSet<ConversationId>>,
     pipeline_wake: Arc<Notify>,
+    pipeline: runs::PipelineState,
 }
 
 /// The WhatsApp secrets the webhook needs, read once at start.
@@ -94,6 +97,9 @@ impl Engine {
         let store = Store::open(&options.data_dir.join("switchboard.db"))?;
         let mode = channel_mode(&options.config, options.secrets.as_ref());
         let channel = channel_secrets(mode, options.secrets.as_ref());
+        let chain = providers::chain(&options.config, options.secrets.as_ref(), &options.data_dir);
+        let pipeline =
+            runs::PipelineState::new(chain, options.config.pipeline.max_concurrent_runs)?;
         tracing::info!(data_dir = %options.data_dir.display(), ?mode, "engine started");
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -108,6 +114,7 @@ impl Engine {
                 inbox_wake: Arc::new(Notify::new()),
                 pending_conversations: Mutex::new(BTreeSet::new()),
                 pipeline_wake: Arc::new(Notify::new()),
+                pipeline,
             }),
         })
     }
@@ -160,6 +167,7 @@ impl Engine {
     /// tokio runtime; they stop when the last `Engine` handle is dropped.
     pub fn spawn_workers(&self) {
         self.spawn_inbox_processor();
+        self.spawn_pipeline();
     }
 
     /// Marks a conversation as having customer messages the pipeline must answer.

@@ -7,6 +7,8 @@
 
 pub mod actions;
 pub mod context;
+pub mod policy;
+pub mod recovery;
 pub mod validate;
 
 pub use actions::{Action, ActionCatalog, CustomActionDef, ModelAnswer};

@@ -4,7 +4,10 @@
 
 use rusqlite_migration::{Migrations, M};
 
-const SOURCES: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const SOURCES: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_pipeline_coverage.sql"),
+];
 
 pub fn all() -> Migrations<'static> {
     Migrations::new(SOURCES.iter().map(|sql| M::up(sql)).collect())

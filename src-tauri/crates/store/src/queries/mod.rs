@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod escalations;
 pub mod inbox;
 pub mod messages;
+pub mod runs;
 pub mod settings;
 pub mod tasks;
 
