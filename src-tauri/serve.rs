@@ -26,6 +26,9 @@ pub fn run(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let address = listener.local_addr()?;
+        if engine.mode() == switchboard_engine::ChannelMode::Sandbox {
+            engine.set_graph_base_url(format!("http://{address}/sandbox/graph"));
+        }
         let app =
             switchboard_api::router(engine, ApiAuth::new(token), config.server.ui_dir.clone());
         // Scripts and tests read this line to find the port when listening on port 0.

@@ -422,3 +422,129 @@ async fn the_scheduler_coalesces_a_burst_into_one_run() {
         .to_string();
     assert!(user.contains("el horario del domingo") && user.contains("quiero saber"));
 }
+
+#[tokio::test]
+async fn the_whole_loop_a_customer_writes_the_operator_approves_the_sandbox_delivers() {
+    let fake = FakeLlm::default();
+    fake.push(Reply::Stream(VALID_REPLY.into()));
+    let base = fake.clone().start().await;
+    let mut config = Config::default();
+    config.pipeline.quiet_period_ms = 50;
+    config.whatsapp.sandbox_failure_rate = 0.0;
+    config.llm.providers.push(provider("primary", &base));
+    let server = TestServer::start_with(config, MemorySecrets::default()).await;
+    server
+        .engine
+        .set_graph_base_url(format!("{}/sandbox/graph", server.base));
+    server.engine.spawn_workers();
+
+    let accepted = server
+        .post("/api/sandbox/messages")
+        .json(&serde_json::json!({"from": "5215512345678", "name": "Lucía", "text": "Hola, ¿a qué hora abren?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+
+    let wait_for = |sql: &'static str| {
+        let server = &server;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while count(server, sql) == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "timed out waiting for: {sql}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for("SELECT count(*) FROM actions WHERE state = 'pending'").await;
+    let pending: Value = server
+        .get("/api/actions?state=pending")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = pending["items"][0]["id"].as_i64().unwrap();
+
+    // A double click: the action runs once.
+    let (first, second) = tokio::join!(
+        server.post(&format!("/api/actions/{id}/approve")).send(),
+        server.post(&format!("/api/actions/{id}/approve")).send()
+    );
+    let mut statuses = [
+        first.unwrap().status().as_u16(),
+        second.unwrap().status().as_u16(),
+    ];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one approval wins, the other is a conflict"
+    );
+
+    wait_for("SELECT count(*) FROM messages WHERE direction = 'outbound' AND status = 'read'")
+        .await;
+    assert_eq!(
+        count(
+            &server,
+            "SELECT count(*) FROM messages WHERE direction = 'outbound'"
+        ),
+        1,
+        "sent exactly once"
+    );
+    assert_eq!(
+        count(&server, "SELECT count(*) FROM outbox WHERE state = 'sent'"),
+        1
+    );
+    let action: Value = server
+        .get(&format!("/api/actions/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(action["state"], "executed");
+    let thread: Value = server
+        .get("/api/conversations")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conversation = thread["items"][0]["id"].as_i64().unwrap();
+    let messages: Value = server
+        .get(&format!("/api/conversations/{conversation}/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = messages["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["direction"], "outbound");
+    assert_eq!(last["text"], "¡Hola! Abrimos de 9 a 18 h.");
+    assert_eq!(
+        last["status"], "read",
+        "the sandbox reported sent, delivered, read"
+    );
+    let verify: Value = server
+        .get("/api/audit/verify")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["intact"], true);
+}

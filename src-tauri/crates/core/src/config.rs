@@ -72,6 +72,8 @@ pub struct WhatsAppConfig {
     pub throughput_per_second: u32,
     /// Largest webhook body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Share of sandbox sends that end `failed`, to rehearse failures (0 to 1).
+    pub sandbox_failure_rate: f64,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -221,6 +223,7 @@ impl Default for WhatsAppConfig {
             waba_id: String::new(),
             throughput_per_second: 80,
             max_body_bytes: 4 * 1024 * 1024,
+            sandbox_failure_rate: 0.03,
         }
     }
 }

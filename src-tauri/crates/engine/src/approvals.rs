@@ -22,8 +22,11 @@ impl Engine {
         Ok(self.store().read(move |c| actions::get(c, id)).await?)
     }
 
+    /// Approves a pending action and executes it (its message is queued for sending).
     pub async fn approve(&self, actor: &Actor, id: ActionId) -> Result<Action, EngineError> {
-        self.decide(actor, id, Decision::Approve).await
+        let action = self.decide(actor, id, Decision::Approve).await?;
+        self.execute_action(id).await?;
+        self.action(id).await.or(Ok(action))
     }
 
     pub async fn reject(

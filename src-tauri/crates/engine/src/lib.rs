@@ -10,6 +10,7 @@ mod error;
 pub mod escalations;
 pub mod health;
 pub mod inbox;
+pub mod outbox;
 pub mod providers;
 pub mod runs;
 pub mod sandbox;
@@ -65,6 +66,8 @@ struct Inner {
     pending_conversations: Mutex<BTreeSet<ConversationId>>,
     pipeline_wake: Arc<Notify>,
     pipeline: runs::PipelineState,
+    graph_base: std::sync::RwLock<Option<String>>,
+    outbox_wake: Arc<Notify>,
 }
 
 /// The WhatsApp secrets the webhook needs, read once at start.
@@ -100,6 +103,8 @@ impl Engine {
         let chain = providers::chain(&options.config, options.secrets.as_ref(), &options.data_dir);
         let pipeline =
             runs::PipelineState::new(chain, options.config.pipeline.max_concurrent_runs)?;
+        let graph_base =
+            (mode == ChannelMode::Live).then(|| options.config.whatsapp.api_base_url.clone());
         tracing::info!(data_dir = %options.data_dir.display(), ?mode, "engine started");
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -115,6 +120,8 @@ impl Engine {
                 pending_conversations: Mutex::new(BTreeSet::new()),
                 pipeline_wake: Arc::new(Notify::new()),
                 pipeline,
+                graph_base: std::sync::RwLock::new(graph_base),
+                outbox_wake: Arc::new(Notify::new()),
             }),
         })
     }
@@ -168,6 +175,7 @@ impl Engine {
     pub fn spawn_workers(&self) {
         self.spawn_inbox_processor();
         self.spawn_pipeline();
+        self.spawn_outbox();
     }
 
     /// Marks a conversation as having customer messages the pipeline must answer.

@@ -47,6 +47,10 @@ pub(crate) fn webhook_routes(state: ApiState) -> Router {
             "/webhooks/whatsapp",
             get(webhooks::handshake).post(webhooks::receive),
         )
+        .route(
+            "/sandbox/graph/{version}/{phone_number_id}/messages",
+            post(sandbox::graph_send),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
 }

@@ -39,3 +39,29 @@ pub(crate) async fn customer_writes(
         .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { inbox_id: id.0 })))
 }
+
+/// Sandbox only: the local Graph API that the outbox sends to. Answers as Meta does.
+pub(crate) async fn graph_send(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match state.engine.sandbox_graph_send(bearer, &body) {
+        Ok(response) => Json(response).into_response(),
+        // Graph's own error shape, so the client classifies it like a real answer.
+        Err(e) => {
+            let (status, code) = match &e {
+                switchboard_engine::EngineError::Forbidden(_) => (StatusCode::UNAUTHORIZED, 190),
+                switchboard_engine::EngineError::NotFound(_) => (StatusCode::NOT_FOUND, 100),
+                _ => (StatusCode::BAD_REQUEST, 100),
+            };
+            let body = serde_json::json!({"error": {"message": e.to_string(), "type": "OAuthException", "code": code, "fbtrace_id": "sandbox"}});
+            (status, Json(body)).into_response()
+        }
+    }
+}
