@@ -275,7 +275,16 @@ async fn approve_and_reject_decide_once_and_are_audited() {
         .unwrap();
     assert_eq!(approved.status(), 200);
     let approved: Value = approved.json().await.unwrap();
-    assert_eq!(approved["state"], "approved");
+    // The seeded customer wrote in 2023: the window is closed, so the free-form reply is
+    // refused before any call to WhatsApp, and the error says a template is needed.
+    assert_eq!(approved["state"], "failed");
+    assert!(
+        approved["error"]
+            .as_str()
+            .unwrap()
+            .contains("template is needed"),
+        "{approved}"
+    );
     assert_eq!(
         approved["decided_by"], "operator:owner",
         "decisions are attributed"
@@ -321,9 +330,16 @@ async fn approve_and_reject_decide_once_and_are_audited() {
         .json()
         .await
         .unwrap();
+    let kinds: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        audit["items"][0]["kind"], "action.approved",
-        "every decision has an audit record"
+        kinds,
+        ["action.failed", "action.approved"],
+        "the decision and the execution's outcome are both audited, newest first"
     );
     let verify: Value = server
         .get("/api/audit/verify")

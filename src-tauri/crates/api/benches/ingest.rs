@@ -5,8 +5,14 @@
 //! on a temporary data directory (SQLite in WAL mode with `synchronous=FULL`, one writer
 //! thread with group commit), served by `switchboard_api::serve` on `127.0.0.1:0`, with the
 //! inbox processor running (`spawn_workers`) as in production. The client is reqwest on its
-//! own multi-thread runtime, keeping N requests in flight over keep-alive connections. Each
-//! request is a copy of `inbound/text.json` from the fixture corpus with a unique wamid,
+//! own multi-thread runtime over keep-alive connections, in two ways:
+//! - closed loop: N requests in flight, each sent as soon as the previous one answered
+//!   (capacity; latency is then mostly queueing, about N / throughput);
+//! - open loop: requests start on a fixed schedule (default 5,000/s, the target), which is
+//!   how Meta delivers; a request that must wait for a free slot counts from its scheduled
+//!   time.
+//!
+//! Each request is a copy of `inbound/text.json` from the fixture corpus with a unique wamid,
 //! signed with the fixture app secret; bodies and signatures are made before the clock
 //! starts. Latency is measured from send to the 200 (response body read).
 //!
@@ -27,6 +33,9 @@
 //!
 //! Settings (environment variables):
 //! - `BENCH_CONCURRENCY`: comma-separated requests in flight, one run each (default `1,64,128`)
+//! - `BENCH_RATE`: comma-separated offered rates (requests/s), one open-loop run each
+//!   (default `5000`, the target; empty for none); `BENCH_RATE_IN_FLIGHT` caps the
+//!   requests outstanding in those runs (default 256)
 //! - `BENCH_MESSAGES`: measured requests per run (default 20000)
 //! - `BENCH_WARMUP`: requests before the clock starts (default 1000)
 //! - `BENCH_SEQ_MESSAGES`, `BENCH_SEQ_WARMUP`: the same for concurrency 1 (default 2000, 200)
@@ -67,6 +76,8 @@ const PATH: &str = "/webhooks/whatsapp";
 
 struct Settings {
     concurrency: Vec<usize>,
+    rates: Vec<usize>,
+    rate_in_flight: usize,
     messages: usize,
     warmup: usize,
     seq_messages: usize,
@@ -90,6 +101,21 @@ fn env_usize(name: &str, default: usize) -> usize {
     }
 }
 
+/// A comma-separated list of positive numbers; empty (or `0`) for none.
+fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .unwrap_or_else(|_| panic!("{name}: {s:?} is not a number"))
+        })
+        .filter(|&n| n > 0)
+        .collect()
+}
+
 fn env_flag(name: &str, default: bool) -> bool {
     match std::env::var(name) {
         Ok(v) => !matches!(v.trim(), "0" | "false" | "no" | "off" | ""),
@@ -99,19 +125,10 @@ fn env_flag(name: &str, default: bool) -> bool {
 
 impl Settings {
     fn from_env() -> Settings {
-        let concurrency = std::env::var("BENCH_CONCURRENCY")
-            .unwrap_or_else(|_| "1,64,128".into())
-            .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .unwrap_or_else(|| panic!("BENCH_CONCURRENCY: {s:?} is not a positive number"))
-            })
-            .collect();
         Settings {
-            concurrency,
+            concurrency: env_list("BENCH_CONCURRENCY", "1,64,128"),
+            rates: env_list("BENCH_RATE", "5000"),
+            rate_in_flight: env_usize("BENCH_RATE_IN_FLIGHT", 256).max(1),
             messages: env_usize("BENCH_MESSAGES", 20_000).max(1),
             warmup: env_usize("BENCH_WARMUP", 1_000),
             seq_messages: env_usize("BENCH_SEQ_MESSAGES", 2_000).max(1),
@@ -126,9 +143,9 @@ impl Settings {
         }
     }
 
-    /// (warm-up, measured) request counts for a run at `concurrency`.
-    fn counts(&self, concurrency: usize) -> (usize, usize) {
-        if concurrency == 1 {
+    /// (warm-up, measured) request counts for a run under `load`.
+    fn counts(&self, load: Load) -> (usize, usize) {
+        if matches!(load, Load::Closed(1)) {
             (self.seq_warmup, self.seq_messages)
         } else {
             (self.warmup, self.messages)
@@ -137,6 +154,40 @@ impl Settings {
 
     fn data_parent(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
+/// How the client offers requests.
+#[derive(Clone, Copy)]
+enum Load {
+    /// Closed loop: this many requests in flight, each sent as soon as the last one answered.
+    /// Measures capacity; latency is then mostly queueing (Little's law).
+    Closed(usize),
+    /// Open loop: requests start on a fixed schedule of `per_sec`, with at most
+    /// `max_in_flight` outstanding. A request that starts late because every slot was busy
+    /// counts its latency from its scheduled time (no coordinated omission).
+    Rate {
+        per_sec: usize,
+        max_in_flight: usize,
+    },
+}
+
+impl Load {
+    fn slots(self) -> usize {
+        match self {
+            Load::Closed(n) => n,
+            Load::Rate { max_in_flight, .. } => max_in_flight,
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Load::Closed(n) => n.to_string(),
+            Load::Rate {
+                per_sec,
+                max_in_flight,
+            } => format!("{per_sec}/s offered (≤{max_in_flight})"),
+        }
     }
 }
 
@@ -271,7 +322,7 @@ impl Outcome {
 
 struct Row {
     scenario: String,
-    concurrency: usize,
+    load: Load,
     outcome: Outcome,
     cpu: [f64; 4],
     /// Bodies still pending when the measured requests ended, and the seconds the processor
@@ -300,9 +351,9 @@ impl Row {
     fn print_line(&self) {
         let l = &self.outcome.latencies;
         println!(
-            "  {:<34} c={:<4} {:>7} ok {:>4} failed in {:>6.2} s: {:>8.0} msg/s  p50 {} ms  p90 {} ms  p99 {} ms  max {} ms",
+            "  {:<34} {:<12} {:>7} ok {:>4} failed in {:>6.2} s: {:>8.0} msg/s  p50 {} ms  p90 {} ms  p99 {} ms  max {} ms",
             self.scenario,
-            self.concurrency,
+            format!("in flight {}", self.load.label()),
             self.outcome.ok,
             self.outcome.failed(),
             self.outcome.elapsed.as_secs_f64(),
@@ -438,16 +489,16 @@ fn wait_for_processor(db: &Path, timeout: Duration) -> (i64, Option<f64>) {
 // ---------------------------------------------------------------------------------------------
 // Client side
 
-/// Sends `requests` over HTTP with `concurrency` requests in flight.
+/// Sends `requests` over HTTP under `load`.
 async fn drive_http(
     client: reqwest::Client,
     url: String,
     requests: Arc<Vec<Request>>,
-    concurrency: usize,
+    load: Load,
 ) -> Outcome {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
+    let tasks: Vec<_> = (0..load.slots())
         .map(|_| {
             let (client, url, requests, next) =
                 (client.clone(), url.clone(), requests.clone(), next.clone());
@@ -458,7 +509,20 @@ async fn drive_http(
                     let Some(request) = requests.get(i) else {
                         return out;
                     };
-                    let sent = Instant::now();
+                    let sent = match load {
+                        Load::Closed(_) => Instant::now(),
+                        Load::Rate { per_sec, .. } => {
+                            let due = start + Duration::from_secs_f64(i as f64 / per_sec as f64);
+                            if Instant::now() >= due {
+                                // Every slot was busy: the wait is part of the latency.
+                                due
+                            } else {
+                                // Timer slack (up to a millisecond) is not the server's.
+                                tokio::time::sleep_until(due.into()).await;
+                                Instant::now()
+                            }
+                        }
+                    };
                     let result = client
                         .post(&url)
                         .header(SIGNATURE_HEADER, &request.signature)
@@ -557,8 +621,8 @@ fn http_client(concurrency: usize) -> reqwest::Client {
 // Runs
 
 /// The production path: HTTP → router → engine → store, with the processor running.
-fn run_full(settings: &Settings, template: &str, concurrency: usize) -> Row {
-    let (warmup, measured) = settings.counts(concurrency);
+fn run_full(settings: &Settings, template: &str, load: Load) -> Row {
+    let (warmup, measured) = settings.counts(load);
     let server = server_runtime(settings);
     let (engine, dir) = start_engine(settings, &server);
     let db = dir.path().join("switchboard.db");
@@ -570,16 +634,21 @@ fn run_full(settings: &Settings, template: &str, concurrency: usize) -> Row {
     let (base, shutdown) = serve(&server, app);
     let url = format!("{base}{PATH}");
 
-    let tag = format!("F{concurrency}x");
+    let tag = "F";
     let warm = Arc::new(make_requests(template, &format!("{tag}W"), warmup));
     let requests = Arc::new(make_requests(template, &format!("{tag}M"), measured));
 
     let client_rt = client_runtime(settings);
-    let client = http_client(concurrency);
-    let warm_outcome =
-        client_rt.block_on(drive_http(client.clone(), url.clone(), warm, concurrency));
+    let client = http_client(load.slots());
+    // The warm-up is closed-loop: it opens the connections and warms the caches.
+    let warm_outcome = client_rt.block_on(drive_http(
+        client.clone(),
+        url.clone(),
+        warm,
+        Load::Closed(load.slots()),
+    ));
     let before = thread_ticks();
-    let outcome = client_rt.block_on(drive_http(client, url, requests, concurrency));
+    let outcome = client_rt.block_on(drive_http(client, url, requests, load));
     let cpu = cpu_between(&before, &thread_ticks());
 
     let drain = settings
@@ -600,7 +669,7 @@ fn run_full(settings: &Settings, template: &str, concurrency: usize) -> Row {
     drop(dir);
     Row {
         scenario: "HTTP → engine → SQLite".into(),
-        concurrency,
+        load,
         outcome,
         cpu,
         drain,
@@ -610,7 +679,7 @@ fn run_full(settings: &Settings, template: &str, concurrency: usize) -> Row {
 
 /// The engine without HTTP: verify, parse and the durable insert, called in-process.
 fn run_engine_only(settings: &Settings, template: &str, concurrency: usize) -> Row {
-    let (warmup, measured) = settings.counts(concurrency);
+    let (warmup, measured) = settings.counts(Load::Closed(concurrency));
     let server = server_runtime(settings);
     let (engine, dir) = start_engine(settings, &server);
     let db = dir.path().join("switchboard.db");
@@ -628,7 +697,7 @@ fn run_engine_only(settings: &Settings, template: &str, concurrency: usize) -> R
     drop(dir);
     Row {
         scenario: "engine only (no HTTP)".into(),
-        concurrency,
+        load: Load::Closed(concurrency),
         outcome,
         cpu,
         drain: None,
@@ -645,7 +714,8 @@ fn run_http_floor(settings: &Settings, template: &str, concurrency: usize) -> Ro
             Err(_) => axum::http::StatusCode::BAD_REQUEST,
         }
     }
-    let (warmup, measured) = settings.counts(concurrency);
+    let load = Load::Closed(concurrency);
+    let (warmup, measured) = settings.counts(load);
     let server = server_runtime(settings);
     let app = axum::Router::new().route(PATH, axum::routing::post(handler));
     let (base, shutdown) = serve(&server, app);
@@ -655,16 +725,16 @@ fn run_http_floor(settings: &Settings, template: &str, concurrency: usize) -> Ro
     let requests = Arc::new(make_requests(template, &format!("{tag}M"), measured));
     let client_rt = client_runtime(settings);
     let client = http_client(concurrency);
-    client_rt.block_on(drive_http(client.clone(), url.clone(), warm, concurrency));
+    client_rt.block_on(drive_http(client.clone(), url.clone(), warm, load));
     let before = thread_ticks();
-    let outcome = client_rt.block_on(drive_http(client, url, requests, concurrency));
+    let outcome = client_rt.block_on(drive_http(client, url, requests, load));
     let cpu = cpu_between(&before, &thread_ticks());
     let _ = shutdown.send(());
     drop(client_rt);
     server.shutdown_timeout(Duration::from_secs(10));
     Row {
         scenario: "HTTP floor (verify+parse, no store)".into(),
-        concurrency,
+        load,
         outcome,
         cpu,
         drain: None,
@@ -747,8 +817,17 @@ fn main() {
     let _ = std::io::stdout().flush();
 
     let mut rows = Vec::new();
-    for &c in &settings.concurrency {
-        let row = run_full(&settings, &template, c);
+    let rates = settings.rates.iter().map(|&per_sec| Load::Rate {
+        per_sec,
+        max_in_flight: settings.rate_in_flight,
+    });
+    for load in settings
+        .concurrency
+        .iter()
+        .map(|&c| Load::Closed(c))
+        .chain(rates)
+    {
+        let row = run_full(&settings, &template, load);
         row.print_line();
         rows.push(row);
     }
@@ -771,7 +850,7 @@ fn main() {
         println!(
             "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
             row.scenario,
-            row.concurrency,
+            row.load.label(),
             row.rate(),
             ms(percentile(l, 0.50)),
             ms(percentile(l, 0.90)),

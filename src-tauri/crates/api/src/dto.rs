@@ -135,6 +135,8 @@ pub struct Action {
     pub decision_note: Option<String>,
     pub created_at: String,
     pub decided_at: Option<String>,
+    /// Why execution failed, when it did.
+    pub error: Option<String>,
 }
 
 impl From<model::Action> for Action {
@@ -152,6 +154,7 @@ impl From<model::Action> for Action {
             decision_note: a.decision_note,
             created_at: to_rfc3339(a.created_at),
             decided_at: a.decided_at.map(to_rfc3339),
+            error: a.error,
         }
     }
 }

@@ -141,6 +141,8 @@ pub struct Action {
     pub decision_note: Option<String>,
     pub created_at: Timestamp,
     pub decided_at: Option<Timestamp>,
+    /// Why execution failed, when it did.
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

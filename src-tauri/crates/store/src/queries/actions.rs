@@ -6,7 +6,7 @@ use switchboard_core::ids::{ActionId, ConversationId, RunId};
 use switchboard_core::Timestamp;
 
 const COLUMNS: &str = "id, conversation_id, run_id, kind, params, state, reasoning, confidence,
-     decided_by, decision_note, created_at, decided_at";
+     decided_by, decision_note, created_at, decided_at, error";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Action> {
     let params: String = row.get(4)?;
@@ -23,6 +23,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Action> {
         decision_note: row.get(9)?,
         created_at: row.get(10)?,
         decided_at: row.get(11)?,
+        error: row.get(12)?,
     })
 }
 
