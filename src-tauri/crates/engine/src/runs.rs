@@ -690,11 +690,15 @@ fn finish_run(
                     )
                 })
                 .collect();
-            let summary_text = format!(
-                "The customer wrote: {}\nAttempts:\n{}",
-                input.request_text.chars().take(600).collect::<String>(),
-                attempts_text.join("\n")
-            );
+            let wrote: String = input.request_text.chars().take(600).collect();
+            let summary_text = if attempts_text.is_empty() {
+                format!("The customer wrote: {wrote}")
+            } else {
+                format!(
+                    "The customer wrote: {wrote}\nAttempts:\n{}",
+                    attempts_text.join("\n")
+                )
+            };
             let (id, opened) = escalations::open(
                 c,
                 conversation,

@@ -90,7 +90,15 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> (RunOutcome, Vec<Attempt>) {
     let mut attempts = Vec::new();
-    let mut last_problem = String::from("no model is configured");
+    if chain.is_empty() {
+        return (
+            RunOutcome::Escalate {
+                reason: "No language model is available: add a provider in Settings, or fetch the offline model (scripts/fetch-model).".into(),
+            },
+            attempts,
+        );
+    }
+    let mut last_problem = String::new();
     for (index, provider) in chain.iter().enumerate() {
         let mut messages = base_messages(snapshot);
         let mut corrective = 0u32;
