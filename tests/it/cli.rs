@@ -41,12 +41,13 @@ fn serve_with_env(
     let mut child = command.spawn().expect("the binary starts");
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
-    let err_lines = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .take(2)
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
+    // Drain stderr for the process's whole life (a closed pipe would kill it on its next
+    // log line) and pass the lines on.
+    let (err_tx, err_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
     });
     let mut line = String::new();
     BufReader::new(stdout)
@@ -57,11 +58,17 @@ fn serve_with_env(
         .strip_prefix("switchboard: listening on ")
         .unwrap_or_else(|| panic!("serve must announce its address, printed {line:?}"))
         .to_string();
-    let stderr_lines = if token.is_none() {
-        err_lines.join().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let mut stderr_lines = Vec::new();
+    if token.is_none() {
+        // Up to the line announcing the generated token (warnings may come first).
+        while let Ok(line) = err_rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            let done = line.contains("this run's API token");
+            stderr_lines.push(line);
+            if done {
+                break;
+            }
+        }
+    }
     (Running(child), address, stderr_lines)
 }
 

@@ -23,6 +23,8 @@ use switchboard_llm::{
 use tokio::sync::mpsc;
 
 const TOKENS: usize = 1000;
+/// Only the SSE providers are measured here; the local provider has no wire format.
+const NO_WIRE: &str = "the local provider has no SSE format to replay";
 
 fn config(kind: ProviderKind) -> ProviderConfig {
     ProviderConfig::new("bench", kind, "m")
@@ -42,6 +44,7 @@ fn event(kind: ProviderKind, fragment: &str) -> String {
         ProviderKind::Anthropic => format!(
             "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":{fragment}}}}}\n\n"
         ),
+        ProviderKind::Local => unreachable!("{NO_WIRE}"),
     }
 }
 
@@ -53,6 +56,7 @@ fn prologue(kind: ProviderKind) -> Vec<String> {
             "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".into(),
             event(kind, r#"{"actions":[{"type":"reply","text":""#),
         ],
+        ProviderKind::Local => unreachable!("{NO_WIRE}"),
     }
 }
 
@@ -69,6 +73,7 @@ fn epilogue(kind: ProviderKind) -> Vec<String> {
             "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1000}}\n\n".into(),
             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".into(),
         ],
+        ProviderKind::Local => unreachable!("{NO_WIRE}"),
     }
 }
 

@@ -8,9 +8,15 @@
 //! [`PartialJsonReader`] and publishes only the customer-facing text. Operators follow it
 //! with [`RunStream::subscribe`]. The returned [`Completion`] carries the full JSON, usage,
 //! timings and cost.
+//!
+//! With the cargo feature `local`, [`ProviderKind::Local`] runs a GGUF model in-process
+//! through llama.cpp (`local::LocalProvider`); structured answers are then sampled
+//! under a grammar built from the schema ([`StructuredMode::Grammar`]).
 
 pub mod anthropic;
 pub mod error;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod openai;
 pub mod partial_json;
 pub mod provider;
@@ -20,6 +26,8 @@ pub mod tokens;
 pub mod wire;
 
 pub use error::{LlmError, TimeoutPhase};
+#[cfg(feature = "local")]
+pub use local::{LocalConfig, LocalProvider};
 pub use partial_json::{FieldTarget, PartialJsonReader};
 pub use provider::{
     connect, Capabilities, ChatRequest, Completion, DeltaSink, FinishReason, Message, Provider,

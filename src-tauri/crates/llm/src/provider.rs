@@ -23,6 +23,10 @@ pub enum ProviderKind {
     /// `POST {base_url}/v1/messages`.
     #[serde(rename = "anthropic")]
     Anthropic,
+    /// A GGUF model run in-process by llama.cpp (cargo feature `local`). `model` is the path
+    /// of the GGUF file, or a file name inside the models directory; see `crate::local`.
+    #[serde(rename = "local")]
+    Local,
 }
 
 impl ProviderKind {
@@ -30,6 +34,8 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAiCompatible => "https://api.openai.com/v1",
             ProviderKind::Anthropic => "https://api.anthropic.com",
+            // Nothing is reached over the network.
+            ProviderKind::Local => "",
         }
     }
 }
@@ -73,6 +79,18 @@ impl Capabilities {
                 context_length: 8_192,
                 price_in_per_mtok: None,
                 price_out_per_mtok: None,
+            },
+            // Structured output is enforced by a grammar instead (see
+            // `StructuredMode::Grammar`). `context_length` is the context the provider
+            // allocates (KV cache memory grows with it), not the model's training window.
+            // Running on this machine costs nothing per token.
+            ProviderKind::Local => Capabilities {
+                json_schema: false,
+                tools: false,
+                json_mode: false,
+                context_length: 4_096,
+                price_in_per_mtok: Some(0.0),
+                price_out_per_mtok: Some(0.0),
             },
         }
     }
@@ -182,8 +200,9 @@ impl<'de> Deserialize<'de> for ProviderConfig {
                 tools: c.tools.unwrap_or(d.tools),
                 json_mode: c.json_mode.unwrap_or(d.json_mode),
                 context_length: c.context_length.unwrap_or(d.context_length),
-                price_in_per_mtok: c.price_in_per_mtok,
-                price_out_per_mtok: c.price_out_per_mtok,
+                // Only the local kind has default prices (zero); remote ones stay unknown.
+                price_in_per_mtok: c.price_in_per_mtok.or(d.price_in_per_mtok),
+                price_out_per_mtok: c.price_out_per_mtok.or(d.price_out_per_mtok),
             },
             timeouts: raw.timeouts,
         })
@@ -416,9 +435,29 @@ pub trait Provider: Send + Sync + fmt::Debug {
 }
 
 /// Builds the provider for a config.
+///
+/// For [`ProviderKind::Local`] this loads the model (shared with any other provider using
+/// the same file) and starts its worker threads, so it blocks for the load: from async code
+/// call it in `spawn_blocking` when the model is large.
 pub fn connect(config: ProviderConfig) -> Result<Arc<dyn Provider>, LlmError> {
     Ok(match config.kind {
         ProviderKind::OpenAiCompatible => Arc::new(crate::openai::OpenAiProvider::new(config)?),
         ProviderKind::Anthropic => Arc::new(crate::anthropic::AnthropicProvider::new(config)?),
+        ProviderKind::Local => connect_local(config)?,
+    })
+}
+
+#[cfg(feature = "local")]
+fn connect_local(config: ProviderConfig) -> Result<Arc<dyn Provider>, LlmError> {
+    Ok(Arc::new(crate::local::LocalProvider::new(config)?))
+}
+
+#[cfg(not(feature = "local"))]
+fn connect_local(config: ProviderConfig) -> Result<Arc<dyn Provider>, LlmError> {
+    Err(LlmError::Config {
+        detail: format!(
+            "provider {:?}: this build has no local model support (built without the `local` feature of switchboard-llm)",
+            config.name
+        ),
     })
 }

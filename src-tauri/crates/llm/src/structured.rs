@@ -64,10 +64,16 @@ pub enum StructuredMode {
     JsonMode,
     /// Only the system prompt asks for JSON; the model may wrap it in prose or a fence.
     Prompt,
+    /// The local provider samples under a grammar built from the schema, so the text is
+    /// always a prefix of a schema-shaped document (complete unless cut by the token
+    /// limit). A short sketch of the schema also goes into the system prompt, because a
+    /// small model writes better values when it knows what the fields mean.
+    Grammar,
 }
 
 pub fn choose_mode(kind: ProviderKind, caps: &Capabilities) -> StructuredMode {
     match kind {
+        ProviderKind::Local => StructuredMode::Grammar,
         ProviderKind::OpenAiCompatible if caps.json_schema => StructuredMode::JsonSchema,
         _ if caps.tools => StructuredMode::ToolCall,
         // Anthropic has no JSON mode; `json_mode`/`json_schema` flags on it are ignored.
@@ -92,6 +98,148 @@ pub fn schema_instruction(output: &StructuredOutput) -> String {
     text
 }
 
+/// The instruction appended to the system prompt in [`StructuredMode::Grammar`]: a compact
+/// sketch of the schema rather than the schema itself. The grammar already enforces the
+/// shape; the sketch tells the model what each field and alternative means, in a few
+/// hundred tokens instead of thousands (prompt tokens are what a small CPU model is slow
+/// at, and its context is short).
+///
+/// The sketch is one line per shape, not indented JSON: a small model shown a multi-line
+/// JSON listing of every alternative copies the listing into its answer, alternative by
+/// alternative, instead of choosing one.
+pub fn brief_schema_instruction(output: &StructuredOutput) -> String {
+    let mut groups = Vec::new();
+    let shape = inline_sketch(&output.schema, "value", 0, &mut groups);
+    let mut text = format!("Answer with one JSON object of this shape:\n{shape}\n");
+    if let Some(properties) = output.schema.get("properties").and_then(Value::as_object) {
+        for (key, property) in properties {
+            if let Some(d) = property.get("description").and_then(Value::as_str) {
+                text.push_str(&format!("- {}: {d}\n", Value::String(key.clone())));
+            }
+        }
+    }
+    for (name, variants) in &groups {
+        text.push_str(&format!("Each {name} is one of:\n"));
+        for (shape, description) in variants {
+            text.push_str("- ");
+            text.push_str(shape);
+            if let Some(d) = description {
+                text.push_str(": ");
+                text.push_str(d);
+            }
+            text.push('\n');
+        }
+    }
+    if let Some(description) = &output.description {
+        text.push_str("The object is: ");
+        text.push_str(description);
+        text.push('\n');
+    }
+    text.trim_end().to_string()
+}
+
+/// Deeper than this, a sketch says only "...": real answer schemas are shallow, and a
+/// hostile or recursive schema must not blow the stack or the prompt.
+const SKETCH_MAX_DEPTH: usize = 8;
+
+/// Alternatives (`anyOf`/`oneOf`) found while sketching, listed after the shape under
+/// the name their placeholder uses: `(name, [(variant shape, its description)])`.
+type SketchGroups = Vec<(String, Vec<(String, Option<String>)>)>;
+
+/// A one-line, TypeScript-like rendering of `schema`. `name` names the value (from its
+/// property), so alternatives get a readable placeholder such as `action`.
+fn inline_sketch(schema: &Value, name: &str, depth: usize, groups: &mut SketchGroups) -> String {
+    if depth > SKETCH_MAX_DEPTH {
+        return "...".into();
+    }
+    let Some(object) = schema.as_object() else {
+        return "any".into();
+    };
+    if let Some(value) = object.get("const") {
+        return value.to_string();
+    }
+    if let Some(values) = object.get("enum").and_then(Value::as_array) {
+        let values: Vec<String> = values.iter().map(Value::to_string).collect();
+        return values.join(" | ");
+    }
+    if let Some(variants) = object
+        .get("anyOf")
+        .or_else(|| object.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        if let [only] = variants.as_slice() {
+            return inline_sketch(only, name, depth + 1, groups);
+        }
+        let rendered = variants
+            .iter()
+            .map(|v| {
+                let description = v
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                (inline_sketch(v, name, depth + 1, groups), description)
+            })
+            .collect();
+        let mut group_name = name.to_string();
+        while groups.iter().any(|(n, _)| *n == group_name) {
+            group_name.push('\'');
+        }
+        groups.push((group_name.clone(), rendered));
+        return group_name;
+    }
+    let types: Vec<&str> = match object.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ if object.contains_key("properties") => vec!["object"],
+        _ => vec![],
+    };
+    let main = types.iter().find(|t| **t != "null").copied();
+    let mut text = match main {
+        Some("object") => {
+            let fields: Vec<String> = object
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(key, property)| {
+                    format!(
+                        "{}: {}",
+                        Value::String(key.clone()),
+                        inline_sketch(property, key, depth + 1, groups)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        Some("array") => {
+            let item_name = name.strip_suffix('s').unwrap_or(name);
+            let items = match object.get("items") {
+                Some(items) => inline_sketch(items, item_name, depth + 1, groups),
+                None => "any".into(),
+            };
+            let min = object.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+            match object.get("maxItems").and_then(Value::as_u64) {
+                Some(max) => format!("[{items}, ...] ({min} to {max} items)"),
+                None => format!("[{items}, ...]"),
+            }
+        }
+        Some(kind @ ("number" | "integer")) => {
+            let min = object.get("minimum").and_then(Value::as_f64);
+            let max = object.get("maximum").and_then(Value::as_f64);
+            match (min, max) {
+                (Some(min), Some(max)) => format!("{kind} from {min} to {max}"),
+                _ => kind.to_string(),
+            }
+        }
+        Some(other) => other.to_string(),
+        None => "any".into(),
+    };
+    if types.contains(&"null") {
+        text.push_str(" or null");
+    }
+    text
+}
+
 /// The system prompt to send: the caller's, plus the schema when the mode relies on it.
 pub fn system_prompt(
     system: Option<&str>,
@@ -102,6 +250,7 @@ pub fn system_prompt(
         (Some(output), Some(StructuredMode::JsonMode | StructuredMode::Prompt)) => {
             Some(schema_instruction(output))
         }
+        (Some(output), Some(StructuredMode::Grammar)) => Some(brief_schema_instruction(output)),
         _ => None,
     };
     match (system, instruction) {
@@ -147,7 +296,8 @@ pub fn apply_openai(
         StructuredMode::JsonMode => {
             body.insert("response_format".into(), json!({ "type": "json_object" }));
         }
-        StructuredMode::Prompt => {}
+        // Grammar never reaches the wire: it is local-only, the sketch is in the prompt.
+        StructuredMode::Prompt | StructuredMode::Grammar => {}
     }
 }
 
@@ -222,6 +372,63 @@ mod tests {
             choose_mode(ProviderKind::Anthropic, &caps),
             StructuredMode::Prompt
         );
+    }
+
+    #[test]
+    fn local_models_use_a_grammar() {
+        let caps = Capabilities::defaults_for(ProviderKind::Local);
+        assert_eq!(
+            choose_mode(ProviderKind::Local, &caps),
+            StructuredMode::Grammar
+        );
+    }
+
+    #[test]
+    fn brief_sketch_names_fields_and_alternatives() {
+        // Keys in alphabetical order, so the test holds with or without serde_json's
+        // `preserve_order`.
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "actions": {"type": "array", "minItems": 1, "maxItems": 5, "items": {"anyOf": [
+                    {"type": "object", "description": "Send a message.",
+                     "properties": {"text": {"type": "string", "description": "The message."},
+                                    "type": {"type": "string", "const": "reply"}}},
+                    {"type": "object", "description": "Nothing to do.",
+                     "properties": {"reason": {"type": ["string", "null"]},
+                                    "type": {"type": "string", "const": "no_action"}}}
+                ]}},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                               "description": "How sure."}
+            }
+        });
+        let text = brief_schema_instruction(&StructuredOutput::new("answer", schema));
+        assert_eq!(
+            text,
+            "Answer with one JSON object of this shape:\n\
+             {\"actions\": [action, ...] (1 to 5 items), \"confidence\": number from 0 to 1}\n\
+             - \"confidence\": How sure.\n\
+             Each action is one of:\n\
+             - {\"text\": string, \"type\": \"reply\"}: Send a message.\n\
+             - {\"reason\": string or null, \"type\": \"no_action\"}: Nothing to do."
+        );
+        let prompt = system_prompt(
+            Some("Be kind."),
+            Some(&StructuredOutput::new("answer", json!({"type": "object"}))),
+            Some(StructuredMode::Grammar),
+        )
+        .unwrap_or_default();
+        assert!(prompt.starts_with("Be kind.\n\nAnswer with one JSON object"));
+    }
+
+    #[test]
+    fn sketch_of_a_deep_schema_is_bounded() {
+        let mut schema = json!({"type": "string"});
+        for _ in 0..100 {
+            schema = json!({"type": "array", "items": schema});
+        }
+        let text = brief_schema_instruction(&StructuredOutput::new("deep", schema));
+        assert!(text.len() < 200, "{text}");
     }
 
     #[test]

@@ -99,15 +99,15 @@ pub(crate) struct CallContext<'a> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Deadlines {
-    start: Instant,
+pub(crate) struct Deadlines {
+    pub(crate) start: Instant,
     first_token: Instant,
     total: Instant,
     idle: Duration,
 }
 
 impl Deadlines {
-    fn new(config: &ProviderConfig, start: Instant) -> Self {
+    pub(crate) fn new(config: &ProviderConfig, start: Instant) -> Self {
         let t = &config.timeouts;
         Deadlines {
             start,
@@ -119,7 +119,7 @@ impl Deadlines {
 
     /// The earliest deadline that applies now, and which phase it belongs to. Ties go to
     /// the broader phase, since that is what the caller configured as the hard limit.
-    fn next(
+    pub(crate) fn next(
         &self,
         got_first_token: bool,
         last_activity: Option<Instant>,
@@ -293,6 +293,10 @@ where
             )
             .await
         }
+        // The local provider produces tokens in-process; there is no wire format to replay.
+        ProviderKind::Local => Err(LlmError::Config {
+            detail: "the local provider has no SSE body to decode".into(),
+        }),
     }
 }
 

@@ -80,3 +80,30 @@ fn bad_base_url_is_a_config_error() {
         "{err:?}"
     );
 }
+
+#[test]
+fn local_kind_parses_without_url_or_price() {
+    let c: ProviderConfig = serde_json::from_value(json!({
+        "name": "offline", "kind": "local", "model": "SmolLM2-135M-Instruct.Q4_1.gguf"
+    }))
+    .unwrap();
+    assert_eq!(c.kind, ProviderKind::Local);
+    assert_eq!(c.base_url, "");
+    assert_eq!(c.capabilities.price_in_per_mtok, Some(0.0));
+    assert_eq!(c.capabilities.price_out_per_mtok, Some(0.0));
+    assert_eq!(
+        switchboard_llm::structured::choose_mode(c.kind, &c.capabilities),
+        switchboard_llm::StructuredMode::Grammar
+    );
+}
+
+#[cfg(not(feature = "local"))]
+#[test]
+fn local_kind_without_the_feature_is_a_clear_config_error() {
+    let c = ProviderConfig::new("offline", ProviderKind::Local, "");
+    let err = switchboard_llm::connect(c).expect_err("no local support in this build");
+    let switchboard_llm::LlmError::Config { detail } = err else {
+        panic!("expected a config error, got {err:?}");
+    };
+    assert!(detail.contains("no local model support"), "{detail}");
+}

@@ -4,6 +4,8 @@
 mod anthropic;
 mod config;
 mod fake;
+#[cfg(feature = "local")]
+mod local;
 mod openai;
 mod partial_json;
 mod sse;
