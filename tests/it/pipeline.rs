@@ -22,7 +22,7 @@ fn provider(name: &str, base: &str) -> ProviderEntry {
         json_schema: false,
         tools: false,
         json_mode: false,
-        context_length: 8192,
+        context_length: Some(8192),
         price_in_per_mtok: Some(1.0),
         price_out_per_mtok: Some(2.0),
     }

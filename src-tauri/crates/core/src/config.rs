@@ -105,8 +105,10 @@ pub struct ProviderEntry {
     pub tools: bool,
     #[serde(default)]
     pub json_mode: bool,
-    #[serde(default = "default_context_length")]
-    pub context_length: u32,
+    /// The model's context window in tokens; unset means 8192 for a remote model and
+    /// `llm.local_context` for a `local` one.
+    #[serde(default)]
+    pub context_length: Option<u32>,
     #[serde(default)]
     pub price_in_per_mtok: Option<f64>,
     #[serde(default)]
@@ -130,8 +132,14 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     })
 }
 
-fn default_context_length() -> u32 {
-    8192
+impl ProviderEntry {
+    /// The context window to assume (or, for a `local` model, to allocate).
+    pub fn context_length(&self, llm: &LlmConfig) -> u32 {
+        self.context_length.unwrap_or(match self.kind {
+            ProviderKind::Local => llm.local_context,
+            _ => 8192,
+        })
+    }
 }
 
 impl ProviderEntry {
@@ -428,7 +436,7 @@ mod tests {
             json_schema: false,
             tools: false,
             json_mode: false,
-            context_length: 1,
+            context_length: Some(1),
             price_in_per_mtok: None,
             price_out_per_mtok: None,
         };
