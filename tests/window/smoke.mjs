@@ -50,7 +50,7 @@ const js = (script, args = []) => wd("POST", s("/execute/sync"), { script, args 
 
 try {
   const title = await until("the window's document", () => js("return document.title"));
-  check(title === "Switchboard", `the window shows the console (title ${JSON.stringify(title)})`);
+  check(title.endsWith("Switchboard"), `the window shows the console (title ${JSON.stringify(title)})`);
 
   const nav = await until("the navigation", () =>
     js("const n = document.querySelector('nav'); return n && n.querySelectorAll('a,button').length"),
