@@ -21,6 +21,7 @@ describe("App", () => {
     const client = new FakeClient({
       "GET /api/health": () => sandboxHealth,
       "GET /api/conversations": () => page([]),
+      "POST /api/sandbox/messages": () => ({ inbox_id: 1 }),
     });
     const session = new Session({ client, initialToken: null, baseUrl: "http://127.0.0.1:7878" });
     render(App, { props: { session } });
@@ -32,9 +33,26 @@ describe("App", () => {
     expect(await screen.findByText("No conversations yet.")).toBeTruthy();
     expect(sessionStorage.getItem(TOKEN_STORAGE_KEY)).toBe("tok-1");
     client.onState?.("open");
-    await waitFor(() => expect(screen.getByRole("status").textContent).toContain("Connected"));
-    expect(screen.getByText("Sandbox")).toBeTruthy();
-    expect(screen.getByText("Offline demo")).toBeTruthy();
+    await waitFor(() => expect(screen.getByText("Connected")).toBeTruthy());
+    expect(screen.getByText("Sandbox", { selector: ".badge" })).toBeTruthy();
+    expect(screen.getByText("Offline demo", { selector: ".badge" })).toBeTruthy();
+    expect(screen.getByTestId("mode-strip").textContent).toContain("nothing reaches WhatsApp");
+
+    // The sandbox panel writes as a simulated customer through the API.
+    await fireEvent.click(screen.getByRole("button", { name: "Write as a customer" }));
+    const panel = await screen.findByTestId("sandbox-panel");
+    expect(panel.textContent).toContain("Simulated customer");
+    await fireEvent.input(screen.getByLabelText("Name"), { target: { value: "Rosa" } });
+    await fireEvent.input(screen.getByLabelText("Phone (digits)"), { target: { value: "+52 155 5000 1234" } });
+    await fireEvent.input(screen.getByLabelText("Message"), { target: { value: "¿Tienen envío?" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Send as customer" }));
+    await waitFor(() =>
+      expect(client.calls).toContainEqual({
+        method: "POST",
+        path: "/api/sandbox/messages",
+        body: { from: "5215550001234", name: "Rosa", text: "¿Tienen envío?" },
+      }),
+    );
     expect(screen.getByText("Switchboard", { selector: ".title" })).toBeTruthy();
   });
 

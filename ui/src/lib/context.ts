@@ -1,11 +1,19 @@
 import { getContext, setContext } from "svelte";
 import type { Api } from "./api/endpoints";
+import type { Health, Role } from "./api/types";
+import type { DraftRegistry } from "./live/drafts.svelte";
 import type { EventHub } from "./stores/events";
 
-/** What every view needs: the typed API and the event hub. */
+/** What every view needs: the typed API and the event hub; the session's facts when there is one. */
 export interface AppContext {
   api: Api;
   hub: EventHub;
+  /** May the operator do what needs `role`? Absent: yes (the engine token is the owner). */
+  can?: (role: Role) => boolean;
+  /** The last health answer (sandbox or live, offline demo). */
+  health?: () => Health | null;
+  /** The AI's drafts streaming now, collected since the session started. */
+  drafts?: DraftRegistry;
 }
 
 const KEY = Symbol("switchboard.app");

@@ -4,7 +4,7 @@ import type { EngineEvent } from "./types";
 import { createHttpClient, type HttpClientOptions } from "./http";
 import { createTauriClient, type TauriClientOptions } from "./tauri";
 
-export { ApiError } from "./errors";
+export { ApiError, isNotAvailable } from "./errors";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -20,6 +20,8 @@ export type StreamState = "connecting" | "open" | "reconnecting" | "unauthorized
 export interface EngineClient {
   readonly kind: "tauri" | "http";
   request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+  /** Binary GET (media, exports). Absent where bytes cannot travel (the window's IPC). */
+  requestBlob?(path: string): Promise<Blob>;
   /** Start receiving events; returns the function that stops it. */
   subscribe(onEvent: (event: EngineEvent) => void, onState: (state: StreamState) => void): () => void;
 }

@@ -18,6 +18,22 @@ export class ApiError extends Error {
   get unreachable(): boolean {
     return this.status === 0;
   }
+
+  /** The engine does not offer this endpoint (an older engine, or a feature not built yet). */
+  get notAvailable(): boolean {
+    return this.code === NOT_AVAILABLE;
+  }
+
+  /** The engine refused it for the operator's role. */
+  get forbidden(): boolean {
+    return this.status === 403;
+  }
+}
+
+export const NOT_AVAILABLE = "not_available";
+
+export function isNotAvailable(err: unknown): boolean {
+  return err instanceof ApiError && err.notAvailable;
 }
 
 /** Turn an error response body into an ApiError, whatever shape the body has. */
@@ -33,5 +49,7 @@ export function errorFromBody(status: number, body: unknown): ApiError {
       );
     }
   }
+  // A 404/405 without our error body comes from the router, not a handler: no such endpoint.
+  if (status === 404 || status === 405) return new ApiError(status, NOT_AVAILABLE, `HTTP ${status}`);
   return new ApiError(status, `http_${status}`, `HTTP ${status}`);
 }

@@ -1,6 +1,6 @@
 // HTTP + SSE client, for the UI opened in a browser against `switchboard serve`.
 import type { EngineClient, HttpMethod, StreamState } from "./client";
-import { ApiError, errorFromBody } from "./errors";
+import { ApiError, errorFromBody, NOT_AVAILABLE } from "./errors";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { readEventStream } from "./sse";
 import { loadToken } from "./token";
@@ -18,6 +18,11 @@ export interface HttpClientOptions {
   /** Called whenever the engine answers 401. */
   onUnauthorized?: () => void;
   backoff: BackoffOptions;
+}
+
+function isHtml(response: Response, text: string): boolean {
+  const type = response.headers?.get?.("content-type") ?? "";
+  return type.includes("text/html") || /^\s*<!doctype html/i.test(text);
 }
 
 export function createHttpClient(options: Partial<HttpClientOptions> & { baseUrl: string }): EngineClient {
@@ -64,7 +69,32 @@ export function createHttpClient(options: Partial<HttpClientOptions> & { baseUrl
       if (response.status === 401) options.onUnauthorized?.();
       throw error;
     }
+    // An engine serving the UI answers unknown paths with index.html: that endpoint does not exist.
+    if (isHtml(response, text)) throw new ApiError(404, NOT_AVAILABLE, `HTTP 404 (${path})`);
     return data as T;
+  }
+
+  async function requestBlob(path: string): Promise<Blob> {
+    let response: Response;
+    try {
+      response = await fetchImpl(url(path), { headers: authHeaders(), cache: "no-store" });
+    } catch (err) {
+      throw new ApiError(0, "network_error", err instanceof Error ? err.message : String(err));
+    }
+    if (!response.ok) {
+      let data: unknown = undefined;
+      try {
+        data = JSON.parse(await response.text());
+      } catch {
+        // Not JSON: the status says enough.
+      }
+      if (response.status === 401) options.onUnauthorized?.();
+      throw errorFromBody(response.status, data);
+    }
+    if ((response.headers.get("content-type") ?? "").includes("text/html")) {
+      throw new ApiError(404, NOT_AVAILABLE, `HTTP 404 (${path})`);
+    }
+    return response.blob();
   }
 
   function subscribe(onEvent: (event: EngineEvent) => void, onState: (state: StreamState) => void): () => void {
@@ -115,5 +145,5 @@ export function createHttpClient(options: Partial<HttpClientOptions> & { baseUrl
     };
   }
 
-  return { kind: "http", request, subscribe };
+  return { kind: "http", request, requestBlob, subscribe };
 }

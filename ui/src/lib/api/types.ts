@@ -1,4 +1,6 @@
-// Wire types of the Switchboard engine API (hand-written; keep in step with the engine).
+// Wire types of the Switchboard engine API (hand-written from `docs/openapi.json`; keep in
+// step with the engine). Fields marked optional are ones some engine versions do not send:
+// the console reads them defensively.
 
 /** RFC 3339 timestamp as sent by the engine. */
 export type Timestamp = string;
@@ -26,13 +28,7 @@ export interface Contact {
   phone: string | null;
 }
 
-export const CONVERSATION_STATES = [
-  "ai_active",
-  "awaiting_approval",
-  "escalated",
-  "human",
-  "closed",
-] as const;
+export const CONVERSATION_STATES = ["ai_active", "awaiting_approval", "escalated", "human", "closed"] as const;
 export type ConversationState = (typeof CONVERSATION_STATES)[number];
 
 export interface Conversation {
@@ -45,17 +41,31 @@ export interface Conversation {
   last_customer_message_at: Timestamp | null;
   window_closes_at: Timestamp | null;
   sandbox: boolean;
+  /** Session variables, when the engine sends them. */
+  variables?: Record<string, string> | [string, string][] | null;
+  tags?: string[] | null;
 }
+
+export const DELIVERY_STATES = ["pending", "queued", "sending", "sent", "delivered", "read", "failed", "unknown"] as const;
 
 export interface Message {
   id: number;
   conversation_id: number;
   direction: "inbound" | "outbound";
+  /** `text`, `image`, `video`, `audio`, `document`, `sticker`, `location`, `contacts`, `interactive`, `button`, `reaction`, `order`, `system`, `unsupported`, `template`… */
   kind: string;
+  /** Customer content: always rendered as text. */
   text: string | null;
+  /** The type-specific part (caption, file name, coordinates, the emoji of a reaction…). */
+  content?: unknown;
   status: string;
+  /** Why delivery failed, when it did. */
+  error?: string | null;
   created_at: Timestamp;
   sent_by: string | null;
+  /** WhatsApp's id of the message, and of the one it replies to (when the engine sends them). */
+  wamid?: string | null;
+  reply_to_wamid?: string | null;
 }
 
 export const ACTION_STATES = [
@@ -82,6 +92,13 @@ export interface Action {
   confidence: number | null;
   created_at: Timestamp;
   decided_at: Timestamp | null;
+  decided_by?: string | null;
+  decision_note?: string | null;
+  /** Why execution failed, when it did. */
+  error?: string | null;
+  /** The operator's edit, when the action was approved with changes. */
+  edited_params?: unknown;
+  diff?: unknown;
 }
 
 export type EscalationState = "open" | "taken" | "resolved";
@@ -100,15 +117,36 @@ export interface Escalation {
 export interface AuditRecord {
   id: number;
   at: Timestamp;
+  actor_kind?: string;
   actor: string;
   kind: string;
   conversation_id: number | null;
+  run_id?: number | null;
   action_id: number | null;
   detail: unknown;
+  prev_hash?: string;
   hash: string;
 }
 
-export type TaskPriority = "low" | "normal" | "high" | "urgent";
+export interface AuditVerification {
+  intact: boolean;
+  records?: number | null;
+  broken_at?: number | null;
+  reason?: string | null;
+}
+
+export interface AuditFilter {
+  conversation?: string;
+  operator?: string;
+  action_type?: string;
+  outcome?: string;
+  from?: string;
+  to?: string;
+}
+
+export const TASK_PRIORITIES = ["low", "normal", "high", "urgent"] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+export type TaskState = "open" | "done" | "cancelled";
 
 export interface Task {
   id: number;
@@ -117,12 +155,217 @@ export interface Task {
   assignee: string | null;
   due_at: Timestamp | null;
   priority: TaskPriority;
-  state: "open" | "done";
+  state: TaskState;
   created_at: Timestamp;
 }
 
-/** Free-form for now: shown read-only as key/value sections. */
+export interface NewTask {
+  title: string;
+  conversation_id?: number | null;
+  assignee?: string | null;
+  due_at?: string | null;
+  priority: TaskPriority;
+}
+
+/** Free-form: shown read-only as key/value sections. */
 export type Settings = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------
+// Operators and roles
+
+export const ROLES = ["agent", "supervisor", "owner"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Me {
+  id?: number | null;
+  name: string;
+  role: Role;
+}
+
+export interface Operator {
+  id: number;
+  name: string;
+  role: Role;
+  active?: boolean;
+  email?: string | null;
+  created_at?: Timestamp;
+  /** Only in the answer that creates an operator or rotates its token: shown once. */
+  token?: string;
+}
+
+// ---------------------------------------------------------------------------
+// Policies
+
+export type Verdict = "auto" | "approval" | "forbid";
+
+export interface PolicyCondition {
+  confidence_below?: number | null;
+  any_tag?: string[];
+  outside_business_hours?: boolean | null;
+  param_above?: { field: string; above: number } | null;
+  param_equals?: { field: string; equals: unknown } | null;
+}
+
+export interface PolicyRule {
+  action: string;
+  when?: PolicyCondition;
+  verdict: Verdict;
+}
+
+export interface PolicySet {
+  version?: number | null;
+  rules: PolicyRule[];
+  created_at?: Timestamp | null;
+  author?: string | null;
+}
+
+// ---------------------------------------------------------------------------
+// Runs
+
+export interface RunAttempt {
+  number?: number;
+  tier?: number;
+  provider?: string;
+  model?: string;
+  raw_output?: string | null;
+  validation_errors?: ({ path?: string; message: string } | string)[];
+  error?: string | null;
+  tokens_in?: number | null;
+  tokens_out?: number | null;
+  cost?: number | null;
+  ttft_ms?: number | null;
+  latency_ms?: number | null;
+}
+
+export interface ContextLayerView {
+  name: string;
+  tokens?: number | null;
+  budget?: number | null;
+  version?: number | null;
+  content?: unknown;
+  text?: string | null;
+}
+
+export interface Run {
+  id: number;
+  conversation_id?: number;
+  state?: string;
+  outcome?: string | null;
+  tier?: number | null;
+  started_at?: Timestamp | null;
+  finished_at?: Timestamp | null;
+  guidance?: string | null;
+  reasoning?: string | null;
+  confidence?: number | null;
+  error?: string | null;
+  attempts?: RunAttempt[];
+  /** The context as sent: the four layers with their token counts, or the raw snapshot. */
+  snapshot?: {
+    layers?: ContextLayerView[] | Record<string, unknown>;
+    layer_tokens?: Record<string, number>;
+    layer_versions?: Record<string, unknown>;
+    messages?: { role: string; content: string }[];
+    truncated?: string[];
+    hash?: string;
+  } | null;
+  layers?: ContextLayerView[] | Record<string, unknown>;
+  actions?: Action[];
+  tokens_in?: number | null;
+  tokens_out?: number | null;
+  cost?: number | null;
+  latency_ms?: number | null;
+}
+
+// ---------------------------------------------------------------------------
+// Metrics
+
+export interface MetricsDay {
+  day: string;
+  inbound?: number | null;
+  conversations?: number | null;
+  resolved_without_human?: number | null;
+  approvals?: number | null;
+  approvals_without_edit?: number | null;
+  escalations?: number | null;
+  escalation_rate?: number | null;
+  median_first_reply_ms?: number | null;
+  tokens_in?: number | null;
+  tokens_out?: number | null;
+  cost?: number | null;
+  [key: string]: unknown;
+}
+
+export interface Metrics {
+  days: MetricsDay[];
+  totals?: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------
+// Settings resources
+
+export const CONTEXT_LAYERS = ["system", "domain"] as const;
+export type EditableLayer = (typeof CONTEXT_LAYERS)[number];
+
+export interface LayerVersion {
+  layer?: string;
+  version: number;
+  content: string;
+  author?: string | null;
+  created_at?: Timestamp | null;
+}
+
+export interface KnowledgeDoc {
+  id: number;
+  title: string;
+  body: string;
+  tags?: string[];
+  updated_at?: Timestamp | null;
+}
+
+export interface Template {
+  name: string;
+  language: string;
+  category?: string | null;
+  /** How many body parameters it takes. */
+  params?: number | null;
+  parameters?: number | null;
+  body?: string | null;
+}
+
+export interface Provider {
+  name: string;
+  kind: string;
+  base_url?: string | null;
+  model: string;
+  key_present?: boolean;
+  has_key?: boolean;
+  api_key_env?: string | null;
+  secret_name?: string | null;
+  json_schema?: boolean;
+  tools?: boolean;
+  json_mode?: boolean;
+  primary?: boolean;
+}
+
+export interface ProviderTest {
+  ok: boolean;
+  latency_ms?: number | null;
+  error?: string | null;
+  code?: string | null;
+  message?: string | null;
+}
+
+export interface WhatsappInfo {
+  mode: string;
+  phone_number_id?: string | null;
+  waba_id?: string | null;
+  api_version?: string | null;
+  webhook_url?: string | null;
+  verify_token_present?: boolean;
+  verify_token_set?: boolean;
+  access_token_present?: boolean;
+  app_secret_present?: boolean;
+}
 
 /** Body of every error response. */
 export interface ErrorBody {
@@ -138,6 +381,8 @@ export type EngineEvent =
   | { type: "run_started"; run_id: number; conversation_id: number }
   | { type: "run_finished"; run_id: number; conversation_id: number; outcome: string }
   | { type: "token_delta"; run_id: number; seq: number; text: string; conversation_id?: number }
+  /** A late joiner's view of a draft being written: the text so far. */
+  | { type: "draft"; run_id: number; conversation_id: number; text: string; seq?: number }
   | {
       type: "action_proposed" | "action_decided" | "action_executed";
       action_id: number;
@@ -151,6 +396,8 @@ export type EngineEvent =
     }
   | { type: "conversation_updated"; conversation_id: number }
   | { type: "inbox_failed"; inbox_id: number; reason: string }
+  /** A desktop notification was clicked: open that conversation. */
+  | { type: "navigate"; conversation_id: number }
   /** The subscriber fell behind: refetch everything. */
   | { type: "lagged"; missed: number };
 
@@ -162,6 +409,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<EngineEventType>([
   "run_started",
   "run_finished",
   "token_delta",
+  "draft",
   "action_proposed",
   "action_decided",
   "action_executed",
@@ -170,6 +418,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<EngineEventType>([
   "escalation_resolved",
   "conversation_updated",
   "inbox_failed",
+  "navigate",
   "lagged",
 ]);
 
@@ -182,7 +431,5 @@ export function isEngineEvent(value: unknown): value is EngineEvent {
 
 /** The conversation an event concerns, if any. */
 export function eventConversationId(event: EngineEvent): number | null {
-  return "conversation_id" in event && typeof event.conversation_id === "number"
-    ? event.conversation_id
-    : null;
+  return "conversation_id" in event && typeof event.conversation_id === "number" ? event.conversation_id : null;
 }

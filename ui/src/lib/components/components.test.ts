@@ -17,7 +17,7 @@ const health: Health = {
 };
 
 describe("Nav", () => {
-  it("renders all six entries and marks the current route", () => {
+  it("renders every entry and marks the current route", () => {
     render(Nav, { props: { current: "escalations" } });
 
     const links = screen.getAllByRole("link");
@@ -25,21 +25,31 @@ describe("Nav", () => {
       "Inbox",
       "Approvals",
       "Escalations",
-      "Audit",
       "Tasks",
+      "Audit",
+      "Dashboard",
       "Settings",
     ]);
     expect(links.map((a) => a.getAttribute("href"))).toEqual([
       "#/inbox",
       "#/approvals",
       "#/escalations",
-      "#/audit",
       "#/tasks",
+      "#/audit",
+      "#/dashboard",
       "#/settings",
     ]);
     const current = screen.getByRole("link", { current: "page" });
     expect(current.textContent).toBe("Escalations");
     expect(links.filter((a) => a.hasAttribute("aria-current"))).toHaveLength(1);
+  });
+
+  it("shows queue counts and hides what the role does not reach", () => {
+    render(Nav, { props: { current: "inbox", counts: { approvals: 3, escalations: 120 }, hidden: ["audit", "dashboard"] } });
+    expect(screen.getByRole("link", { name: /Approvals/ }).textContent).toBe("Approvals3(3 waiting)");
+    expect(screen.getByRole("link", { name: /Escalations/ }).textContent).toContain("99+");
+    expect(screen.queryByRole("link", { name: "Audit" })).toBeNull();
+    expect(screen.queryByRole("link", { name: "Dashboard" })).toBeNull();
   });
 
   it("follows the language", async () => {

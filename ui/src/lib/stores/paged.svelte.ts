@@ -33,6 +33,25 @@ export class PagedList<T> {
     }
   }
 
+  /**
+   * Refetch the first page and merge it over what is loaded, for lists ordered by recent
+   * activity: what changed moves to the top, the pages already loaded below stay (and so
+   * does the scroll position and the cursor to the next page).
+   */
+  async refreshHead(idOf: (item: T) => unknown): Promise<void> {
+    if (!this.loaded || this.nextCursor === null) return this.load();
+    const seq = this.#seq;
+    try {
+      const page = await this.#fetchPage(null);
+      if (seq !== this.#seq) return;
+      const fresh = new Set(page.items.map(idOf));
+      this.items = [...page.items, ...this.items.filter((item) => !fresh.has(idOf(item)))];
+      this.error = null;
+    } catch (err) {
+      if (seq === this.#seq) this.error = err;
+    }
+  }
+
   async loadMore(): Promise<void> {
     const cursor = this.nextCursor;
     if (!cursor || this.loadingMore) return;

@@ -2,9 +2,23 @@
 import type { EngineClient } from "../api/client";
 import { createApi, type Api } from "../api/endpoints";
 import { ApiError } from "../api/errors";
+import type { Me, Role } from "../api/types";
 import { clearToken, saveToken } from "../api/token";
 import { ConnectionState } from "./connection.svelte";
-import { EventHub } from "./events";
+import { EventHub, refreshOn } from "./events";
+
+const RANK: Record<Role, number> = { agent: 0, supervisor: 1, owner: 2 };
+
+/** True when `role` is at least `needed`. */
+export function roleAtLeast(role: Role, needed: Role): boolean {
+  return (RANK[role] ?? 0) >= RANK[needed];
+}
+
+/** Pending approvals and open escalations, for the navigation's counters (`null`: unknown). */
+export interface QueueCounts {
+  approvals: number | null;
+  escalations: number | null;
+}
 
 export const HEALTH_POLL_MS = 5_000;
 
@@ -27,6 +41,10 @@ export class Session {
   needsToken = $state(false);
   /** The engine refused the last token. */
   tokenRejected = $state(false);
+  /** Who this token belongs to; `null` while unknown or when the engine has no operators. */
+  me = $state<Me | null>(null);
+  counts = $state<QueueCounts>({ approvals: null, escalations: null });
+  #stopCounts: (() => void) | null = null;
 
   #token: string | null;
   #pollMs: number;
@@ -71,10 +89,53 @@ export class Session {
     );
     void this.pollHealth();
     this.#pollTimer = setInterval(() => void this.pollHealth(), this.#pollMs);
+    void this.loadMe();
+    void this.loadCounts();
+    this.#stopCounts = refreshOn(
+      this.hub,
+      (event) => event.type.startsWith("action_") || event.type.startsWith("escalation_"),
+      () => {
+        void this.loadCounts();
+        if (this.me === null) void this.loadMe();
+      },
+      500,
+    );
+  }
+
+  /** May this operator do what needs `role`? Without operators (one engine token) it is the owner. */
+  can(role: Role): boolean {
+    return this.me === null || roleAtLeast(this.me.role, role);
+  }
+
+  async loadMe(): Promise<void> {
+    try {
+      const me = await this.api.me();
+      if (this.#running && me && typeof me.role === "string") this.me = me;
+    } catch {
+      // No such endpoint, or not reachable yet: the health poll reports the connection.
+    }
+  }
+
+  async loadCounts(): Promise<void> {
+    const count = async (fetch: () => Promise<{ items: unknown[]; next_cursor: string | null }>) => {
+      try {
+        const page = await fetch();
+        return page.next_cursor ? Math.max(page.items.length, 100) : page.items.length;
+      } catch {
+        return null;
+      }
+    };
+    const [approvals, escalations] = await Promise.all([
+      count(() => this.api.actions({ state: "pending", limit: 100 })),
+      count(() => this.api.escalations({ state: "open" })),
+    ]);
+    if (this.#running) this.counts = { approvals, escalations };
   }
 
   stop(): void {
     this.#running = false;
+    this.#stopCounts?.();
+    this.#stopCounts = null;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     if (this.#pollTimer !== null) clearInterval(this.#pollTimer);

@@ -52,7 +52,7 @@ describe("Inbox", () => {
     expect(screen.getByText("2 unread")).toBeTruthy();
     expect(screen.getByText("Hi, where is my order?")).toBeTruthy();
     expect(screen.getByText("5 minutes ago")).toBeTruthy();
-    expect(screen.getByRole("link", { name: /Ana Souza/ }).getAttribute("href")).toBe("#/conversations/12");
+    expect((await screen.findByRole("link", { name: /Ana Souza/ })).getAttribute("href")).toBe("#/conversations/12");
   });
 
   it("shows its empty state", async () => {
@@ -136,8 +136,8 @@ describe("Conversation", () => {
     const { container } = render(ConversationView, { props: { id: 12 }, ...withContext(client) });
 
     expect(await screen.findByRole("heading", { name: "Ana Souza" })).toBeTruthy();
-    await waitFor(() => expect(container.querySelectorAll("article")).toHaveLength(2));
-    const texts = [...container.querySelectorAll("article .text")].map((p) => p.textContent);
+    await waitFor(() => expect(container.querySelectorAll("article.bubble")).toHaveLength(2));
+    const texts = [...container.querySelectorAll("article.bubble .text")].map((p) => p.textContent);
     expect(texts).toEqual([XSS, "It ships today."]);
     expect(container.querySelector("img")).toBeNull();
   });
@@ -155,10 +155,10 @@ describe("Approvals", () => {
     });
     render(ApprovalsView, withContext(client));
 
-    await fireEvent.click(await screen.findByRole("button", { name: "Approve" }));
+    await fireEvent.click(await screen.findByRole("button", { name: /^Approve/ }));
     expect(await screen.findByText("Nothing is waiting for approval.")).toBeTruthy();
-    expect(client.calls.map((c) => `${c.method} ${c.path}`)).toContain("POST /api/actions/31/approve");
-    expect(client.calls[0].path).toBe("/api/actions?state=pending");
+    expect(client.calls).toContainEqual({ method: "POST", path: "/api/actions/31/approve", body: undefined });
+    expect(client.calls[0].path).toBe("/api/actions?state=pending&limit=100");
   });
 
   it("rejects with a reason", async () => {
@@ -168,7 +168,7 @@ describe("Approvals", () => {
     });
     render(ApprovalsView, withContext(client));
 
-    await fireEvent.click(await screen.findByRole("button", { name: "Reject" }));
+    await fireEvent.click(await screen.findByRole("button", { name: /^Reject/ }));
     await fireEvent.input(screen.getByLabelText("Reason for rejecting"), { target: { value: "Wrong tone" } });
     await fireEvent.click(screen.getByRole("button", { name: "Confirm rejection" }));
 
@@ -185,7 +185,7 @@ describe("Approvals", () => {
       },
     });
     render(ApprovalsView, withContext(client));
-    await fireEvent.click(await screen.findByRole("button", { name: "Approve" }));
+    await fireEvent.click(await screen.findByRole("button", { name: /^Approve/ }));
     expect((await screen.findByRole("alert")).textContent).toContain("The conversation moved on (stale)");
   });
 });
@@ -284,18 +284,19 @@ describe("Tables and settings", () => {
     });
     const { container } = render(AuditView, withContext(client));
     expect(await screen.findByText("operator:maria")).toBeTruthy();
-    expect(screen.getByText("9f86d081884c")).toBeTruthy();
+    expect(screen.getByText("9f86d08188")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: XSS }));
     expect(container.querySelector("pre")?.textContent).toContain(XSS);
     expect(container.querySelector("img")).toBeNull();
   });
 
-  it("Settings shows read-only sections", async () => {
+  it("Settings shows the effective configuration read-only", async () => {
     const client = new FakeClient({
       "GET /api/settings": () => ({ mode: "sandbox", llm: { provider: "offline", temperature: 0.2 } }),
     });
     render(SettingsView, withContext(client));
-    expect(await screen.findByRole("heading", { name: "General" })).toBeTruthy();
-    expect(screen.getByRole("heading", { name: "llm" })).toBeTruthy();
+    expect(await screen.findByText("General", { selector: "summary" })).toBeTruthy();
+    expect(screen.getByText("llm", { selector: "summary" })).toBeTruthy();
     expect(screen.getByText("temperature")).toBeTruthy();
     expect(screen.getByText("0.2")).toBeTruthy();
   });

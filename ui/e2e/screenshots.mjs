@@ -1,0 +1,149 @@
+// Screenshots of every view with real data: a sandbox engine, the fake model, customers written
+// through the sandbox API, decisions taken through the operator API. Writes docs/screenshots/.
+//
+//   node ui/e2e/screenshots.mjs [out-dir]
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { api, launchBrowser, openConsole, startStack, until } from "./harness.mjs";
+
+const OUT = resolve(process.argv[2] ?? resolve(import.meta.dirname, "../../docs/screenshots"));
+mkdirSync(OUT, { recursive: true });
+
+const CUSTOMERS = [
+  ["5218112345678", "Lucía Hernández", "Hola, ¿hacen envíos a Monterrey?"],
+  ["5213312345678", "Diego Ramírez", "¿A qué hora abren el sábado?"],
+  ["5215511122233", "Valentina Cruz", "¿Dónde está mi pedido 4821? Lo compré el lunes"],
+  ["5215598765432", "Rosa Martínez", "Quiero hablar con una persona, me cobraron dos veces el pedido"],
+  ["5212221234567", "Carlos Pérez", "Buenas tardes, ¿tienen envío a Puebla?"],
+  ["5219991234567", "Sofía Torres", "Gracias, ya me llegó todo muy bien 😊"],
+  ["5214421234567", "Javier Morales", "Necesito factura de mi compra de ayer"],
+  ["5216671234567", "Mariana López", "Mi paquete llegó roto, quiero un reembolso"],
+  ["5218441234567", "Andrés Silva", "¿Hacen envíos a Mérida? ¿Cuánto tarda?"],
+];
+
+const stack = await startStack({ llmDelayMs: 8 });
+const call = api(stack.base);
+const browser = await launchBrowser();
+const shot = async (page, name) => {
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: `${OUT}/${name}.png` });
+  console.log(`screenshot: ${name}.png`);
+};
+
+try {
+  for (const [from, name, text] of CUSTOMERS) {
+    await call("POST", "/api/sandbox/messages", { from, name, text });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  // Every customer's run has finished: one proposal or escalation each.
+  await until(
+    async () => {
+      const pending = await call("GET", "/api/actions?state=pending&limit=100");
+      const escalations = await call("GET", "/api/escalations?state=open");
+      return pending.items.length + escalations.items.length >= CUSTOMERS.length;
+    },
+    { what: "every run to finish", timeoutMs: 60_000 },
+  );
+
+  const conversations = (await call("GET", "/api/conversations?limit=100")).items;
+  const byName = (n) => conversations.find((c) => c.contact.name === n);
+  const pendingOf = async (n) =>
+    (await call("GET", `/api/actions?state=pending&conversation_id=${byName(n).id}`)).items.filter(
+      (a) => a.conversation_id === byName(n).id && a.kind === "reply",
+    );
+
+  // Decisions an operator would have taken by now.
+  for (const n of ["Diego Ramírez", "Carlos Pérez"]) {
+    for (const a of await pendingOf(n)) await call("POST", `/api/actions/${a.id}/approve`);
+  }
+  for (const a of await pendingOf("Sofía Torres")) {
+    await call("POST", `/api/actions/${a.id}/reject`, { reason: "No hace falta responder: la clienta solo agradece." });
+  }
+  const rosa = (await call("GET", "/api/escalations?state=open")).items.find((e) => e.conversation_id === byName("Rosa Martínez").id);
+  if (rosa) await call("POST", `/api/escalations/${rosa.id}/takeover`);
+  // Let the sandbox report delivery of what was approved.
+  await new Promise((r) => setTimeout(r, 2500));
+
+  const { page, context } = await openConsole(browser, stack.base);
+  await page.getByText("Connected").waitFor();
+
+  await page.locator("a.item").first().waitFor();
+  await shot(page, "inbox");
+
+  // A conversation with its proposal and side panel.
+  await page.locator("a.item", { hasText: "Lucía Hernández" }).click();
+  await page.locator("article.queue-card").first().waitFor();
+  await shot(page, "conversation");
+
+  // Edit before approving: the diff shows what changes.
+  const card = page.locator("article.queue-card", { hasText: "Reply" }).first();
+  await card.getByRole("button", { name: /^Edit/ }).click();
+  const editor = card.getByLabel("Edit the reply");
+  const original = await editor.inputValue();
+  await editor.fill(original.replace("¿Le comparto el enlace para pagar?", "Le mando ahora el enlace de pago."));
+  await shot(page, "approve-with-edit");
+  await card.getByRole("button", { name: "Cancel" }).click();
+
+  // The draft as it streams: a slow answer to a new message.
+  await page.getByRole("button", { name: "Write as a customer" }).click();
+  const panel = page.getByTestId("sandbox-panel");
+  await panel.getByLabel("Name").fill("Lucía Hernández");
+  await panel.getByLabel("Phone (digits)").fill("5218112345678");
+  await panel.getByLabel("Message").fill("Perfecto. ¿Y mi pedido anterior, el 4790, ya salió?");
+  await shot(page, "sandbox-panel");
+  await panel.getByRole("button", { name: "Close the sandbox panel" }).click();
+
+  await page.goto(`${stack.base}/#/approvals`);
+  await page.locator("article.queue-card").first().waitFor();
+  await shot(page, "approvals");
+
+  await page.goto(`${stack.base}/#/escalations`);
+  await page.locator("article.queue-card").first().waitFor();
+  await shot(page, "escalations");
+
+  await page.goto(`${stack.base}/#/audit`);
+  await page.locator("table.data tbody tr").first().waitFor();
+  await page.locator(".chain .ok").waitFor();
+  await shot(page, "audit");
+
+  // A run whose reply an operator approved: decision and delivery have something to show.
+  await page.locator("tr", { hasText: "action.approved" }).first().getByRole("link", { name: /^Run #\d+$/ }).click();
+  await page.getByRole("heading", { name: "Attempts" }).waitFor();
+  await shot(page, "run");
+
+  await page.goto(`${stack.base}/#/tasks`);
+  await page.waitForTimeout(500);
+  await shot(page, "tasks");
+
+  await page.goto(`${stack.base}/#/dashboard`);
+  await page.waitForTimeout(800);
+  await shot(page, "dashboard");
+
+  await page.goto(`${stack.base}/#/settings`);
+  await page.waitForTimeout(800);
+  await shot(page, "settings");
+
+  // The streaming draft, captured mid-answer with a slow model.
+  await context.close();
+  await stack.stop();
+  const slow = await startStack({ llmDelayMs: 120 });
+  const slowCall = api(slow.base);
+  const view = await openConsole(browser, slow.base);
+  await slowCall("POST", "/api/sandbox/messages", { from: "5218112345678", name: "Lucía Hernández", text: "Hola, ¿hacen envíos a Monterrey?" });
+  const row = view.page.locator("a.item", { hasText: "Lucía Hernández" });
+  await row.waitFor({ timeout: 15_000 });
+  await row.click();
+  const draft = view.page.getByTestId("live-draft");
+  await draft.waitFor({ timeout: 15_000 });
+  await until(async () => ((await draft.textContent()) ?? "").includes("Monterrey"), { what: "a draft mid-way" });
+  await shot(view.page, "live-draft");
+
+  // The console follows the language: Spanish.
+  const es = await openConsole(browser, slow.base, { locale: "es-MX" });
+  await es.page.locator("a.item").first().waitFor();
+  await shot(es.page, "inbox-es");
+  await slow.stop();
+} finally {
+  await browser.close();
+  await stack.stop().catch(() => {});
+}
