@@ -301,6 +301,10 @@ async fn model_complete(State(model): State<FaultyModel>, body: Bytes) -> Respon
         parts.push("data: [DONE]\n\n".into());
         sse_stream(parts, None)
     };
+    if model.healthy && model.dead.load(Ordering::SeqCst) {
+        model.count("dead (503)");
+        return error_status(503, false);
+    }
     if model.healthy {
         // The fallback is sound but not perfect: a few of its answers are invalid too, so
         // some runs go all the way to tier 3.
@@ -594,7 +598,9 @@ async fn chaos_kills_lose_nothing_and_send_nothing_twice() {
         let progress = acknowledged.len() * 10 / total;
         primary
             .dead
-            .store(progress == 4 || progress == 5, Ordering::SeqCst);
+            .store(matches!(progress, 4 | 5 | 7), Ordering::SeqCst);
+        // And for a shorter stretch the whole chain is down: tier 3 hands those to people.
+        fallback.dead.store(progress == 7, Ordering::SeqCst);
         if last_approval.elapsed() > Duration::from_millis(300) {
             approvals += approve_pending(&client, &engine.address).await;
             last_approval = Instant::now();
@@ -602,6 +608,7 @@ async fn chaos_kills_lose_nothing_and_send_nothing_twice() {
         tokio::time::sleep(Duration::from_millis(rng.random_range(5..30))).await;
     }
     primary.dead.store(false, Ordering::SeqCst);
+    fallback.dead.store(false, Ordering::SeqCst);
     assert_eq!(kills, scale.kills, "every planned kill happened");
 
     // Drain: the operator keeps approving until every message has its outcome and nothing is
