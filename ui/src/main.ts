@@ -3,9 +3,11 @@ import "./app.css";
 import App from "./App.svelte";
 import { createEngineClient, defaultApiBase, inTauri } from "./lib/api/client";
 import { initToken } from "./lib/api/token";
+import { applyBrowserCsp } from "./lib/csp";
 import { Session } from "./lib/stores/session.svelte";
 
 const tauri = inTauri();
+if (!tauri) applyBrowserCsp(defaultApiBase());
 // Browser only: take a `#token=` handed over in the URL, else the one kept for this tab.
 const initialToken = tauri ? null : initToken();
 

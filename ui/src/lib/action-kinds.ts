@@ -56,3 +56,14 @@ export function confidencePercent(value: number | null | undefined): number | nu
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
   return Math.round(value <= 1 ? value * 100 : value);
 }
+
+/** A template's body text, from its own field or Meta's components (`[{type: "BODY", text}]`). */
+export function templateBody(template: { body?: string | null; components?: unknown }): string | null {
+  if (template.body) return template.body;
+  if (!Array.isArray(template.components)) return null;
+  for (const component of template.components) {
+    const c = obj(component);
+    if (String(c.type ?? "").toUpperCase() === "BODY" && typeof c.text === "string") return c.text;
+  }
+  return null;
+}

@@ -3,15 +3,37 @@ import type { AuditFilter, AuditRecord } from "./api/types";
 
 export interface AuditForm {
   conversation: string;
+  /** An actor label, e.g. `operator:3:Ana` or `executor`. */
   operator: string;
+  /** An action type, e.g. `reply`. */
   action_type: string;
+  /** An outcome: one event kind, e.g. `action.approved`. */
   outcome: string;
-  /** The event kind, e.g. `action.approved`. */
-  kind: string;
   /** `YYYY-MM-DD` from a date input, in the operator's time zone. */
   from: string;
   to: string;
 }
+
+export const EMPTY_AUDIT_FORM: AuditForm = { conversation: "", operator: "", action_type: "", outcome: "", from: "", to: "" };
+
+/** The outcomes the filter offers (event kinds of the trail). */
+export const AUDIT_OUTCOMES = [
+  "action.proposed",
+  "action.approved",
+  "action.rejected",
+  "action.executed",
+  "action.failed",
+  "action.superseded",
+  "action.stale",
+  "escalation.opened",
+  "escalation.taken",
+  "escalation.handed_back",
+  "message.composed",
+  "message.failed",
+  "run.finished",
+  "run.replayed",
+  "policy.changed",
+] as const;
 
 /** A local calendar day's start as RFC 3339 (UTC), or "" for no bound. */
 export function dayStart(day: string, plusDays = 0): string {
@@ -21,35 +43,19 @@ export function dayStart(day: string, plusDays = 0): string {
   return date.toISOString();
 }
 
-/**
- * The query of `/api/audit` and its export. The engine's first names (`conversation_id`,
- * `actor`, `since`, `until`) are sent too, with the same values, so either engine filters.
- */
+/** The query of `/api/audit` and its export. */
 export function auditQuery(form: AuditForm): AuditFilter & Record<string, string> {
   const out: Record<string, string> = {};
   const conversation = form.conversation.replace(/^#/, "").trim();
-  if (/^\d+$/.test(conversation)) {
-    out.conversation = conversation;
-    out.conversation_id = conversation;
-  }
-  if (form.operator.trim()) {
-    out.operator = form.operator.trim();
-    out.actor = form.operator.trim();
-  }
-  if (form.action_type) out.action_type = form.action_type;
-  if (form.outcome) out.outcome = form.outcome;
-  if (form.kind.trim()) out.kind = form.kind.trim();
+  if (/^\d+$/.test(conversation)) out.conversation_id = conversation;
+  if (form.operator.trim()) out.actor = form.operator.trim();
+  if (form.action_type) out.action_kind = form.action_type;
+  if (form.outcome) out.kind = form.outcome;
   const from = dayStart(form.from);
-  if (from) {
-    out.from = from;
-    out.since = from;
-  }
+  if (from) out.from = from;
   // "To" is inclusive of that day.
   const to = dayStart(form.to, 1);
-  if (to) {
-    out.to = to;
-    out.until = to;
-  }
+  if (to) out.to = to;
   return out;
 }
 

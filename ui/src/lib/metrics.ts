@@ -39,16 +39,22 @@ export function dayLabel(day: string): string {
 }
 
 export function series(days: MetricsDay[]): Series {
-  const at = (f: (d: MetricsDay) => number | null) => days.map((d) => ({ label: dayLabel(d.day ?? ""), value: f(d) }));
+  const at = (f: (d: MetricsDay) => number | null) =>
+    days.map((d) => ({ label: dayLabel(d.date ?? d.day ?? ""), value: f(d) }));
   return {
     volume: at((d) => pick(d, ["inbound", "inbound_messages", "messages_in", "volume", "messages"])),
     resolvedShare: at((d) =>
       share(d, ["resolved_without_human_share", "resolved_without_human_rate", "ai_resolved_share"], ["resolved_without_human"], ["conversations", "resolved"]),
     ),
     approvedUneditedShare: at((d) =>
-      share(d, ["approvals_without_edit_share", "approved_without_edits_share", "approvals_without_edits_rate"], ["approvals_without_edit", "approved_without_edits", "approvals_unedited"], ["approvals"]),
+      share(
+        d,
+        ["approvals_without_edits_share", "approvals_without_edit_share", "approved_without_edits_share"],
+        ["approved_unedited", "approvals_without_edit", "approved_without_edits"],
+        ["approvals", "decisions"],
+      ),
     ),
-    escalationRate: at((d) => share(d, ["escalation_rate", "escalation_share"], ["escalations"], ["conversations"])),
+    escalationRate: at((d) => share(d, ["escalation_rate", "escalation_share"], ["escalated_conversations", "escalations"], ["conversations"])),
     medianFirstReplyMs: at((d) => {
       const ms = pick(d, ["median_first_reply_ms", "median_time_to_first_reply_ms"]);
       if (ms !== null) return ms;

@@ -1,6 +1,6 @@
 // One pipeline run as the audit view shows it, from `GET /api/runs/{id}` or, on engines
 // without it, from the run's audit records.
-import type { Action, AuditRecord, ContextLayerView, Run, RunAttempt } from "./api/types";
+import type { Action, AuditRecord, ContextLayerView, Run, RunAction, RunAttempt } from "./api/types";
 
 export const LAYER_ORDER = ["system", "domain", "session", "request"] as const;
 
@@ -15,7 +15,10 @@ export interface RunModel {
   truncated: string[];
   contextHash: string | null;
   attempts: RunAttempt[];
-  actions: Action[];
+  actions: (Action | RunAction)[];
+  provider: string | null;
+  model: string | null;
+  guidance: string | null;
   decisions: AuditRecord[];
   deliveries: AuditRecord[];
   tokensIn: number | null;
@@ -80,8 +83,9 @@ export function normalizeLayers(raw: unknown, tokens?: Record<string, number>, v
 }
 
 /** The run's own records and those of the actions it proposed. */
-function related(records: AuditRecord[], runId: number, actions: Action[]): AuditRecord[] {
-  const ids = new Set(actions.filter((a) => a.run_id === runId).map((a) => a.id));
+function related(records: AuditRecord[], runId: number, actions: (Action | RunAction)[]): AuditRecord[] {
+  // A run's own actions (`RunAction`s carry no run id) and those of the list that name it.
+  const ids = new Set(actions.filter((a) => !("run_id" in a) || a.run_id === runId).map((a) => a.id));
   return records
     .filter((r) => r.run_id === runId || (r.action_id !== null && ids.has(r.action_id)))
     .sort((a, b) => a.id - b.id);
@@ -93,11 +97,12 @@ const sum = (values: (number | null | undefined)[]) => {
 };
 
 export function fromRun(run: Run, records: AuditRecord[] = []): RunModel {
-  const snapshot = obj(run.snapshot);
-  const tokens = (snapshot.layer_tokens ?? undefined) as Record<string, number> | undefined;
-  const versions = (snapshot.layer_versions ?? undefined) as Record<string, unknown> | undefined;
-  const layers = normalizeLayers(run.layers ?? snapshot.layers, tokens, versions);
-  const attempts = run.attempts ?? [];
+  // `context` is the engine's shape; `snapshot` and top-level `layers` are tolerated.
+  const context = obj(run.context ?? run.snapshot);
+  const tokens = (context.layer_tokens ?? undefined) as Record<string, number> | undefined;
+  const versions = (context.layer_versions ?? undefined) as Record<string, unknown> | undefined;
+  const layers = normalizeLayers(context.layers ?? run.layers, tokens, versions);
+  const attempts = (run.attempts ?? []).map((a) => ({ ...a, number: a.number ?? a.attempt }));
   const mine = related(records, run.id, run.actions ?? []);
   return {
     id: run.id,
@@ -105,11 +110,14 @@ export function fromRun(run: Run, records: AuditRecord[] = []): RunModel {
     outcome: run.outcome ?? run.state ?? null,
     tier: run.tier ?? null,
     layers,
-    sent: Array.isArray(snapshot.messages) ? (snapshot.messages as RunModel["sent"]) : [],
-    truncated: Array.isArray(snapshot.truncated) ? (snapshot.truncated as string[]) : [],
-    contextHash: typeof snapshot.hash === "string" ? snapshot.hash : null,
+    sent: Array.isArray(context.messages) ? (context.messages as RunModel["sent"]) : [],
+    truncated: Array.isArray(context.truncated) ? (context.truncated as string[]) : [],
+    contextHash: typeof context.hash === "string" ? context.hash : null,
     attempts,
     actions: run.actions ?? [],
+    provider: run.provider ?? null,
+    model: run.model ?? null,
+    guidance: run.guidance ?? null,
     decisions: mine.filter((r) => r.kind.startsWith("action.") && r.kind !== "action.proposed"),
     deliveries: mine.filter((r) => r.kind.startsWith("message.") || r.kind === "action.executed" || r.kind === "action.failed"),
     tokensIn: run.tokens_in ?? sum(attempts.map((a) => a.tokens_in)),
@@ -155,6 +163,9 @@ export function fromAudit(runId: number, records: AuditRecord[], actions: Action
     contextHash: typeof hash === "string" ? hash : null,
     attempts,
     actions: actions.filter((a) => a.run_id === runId),
+    provider: attempts.at(-1)?.provider ?? null,
+    model: attempts.at(-1)?.model ?? null,
+    guidance: null,
     decisions: mine.filter((r) => r.kind.startsWith("action.") && r.kind !== "action.proposed"),
     deliveries: mine.filter((r) => r.kind.startsWith("message.") || r.kind === "action.executed" || r.kind === "action.failed"),
     tokensIn: sum(attempts.map((a) => a.tokens_in)),

@@ -23,6 +23,7 @@ import type {
   PolicySet,
   Provider,
   ProviderTest,
+  ReplayResult,
   Role,
   Run,
   Settings,
@@ -54,6 +55,16 @@ export type OutgoingMessage =
   | { template: { name: string; language: string; params: string[] } };
 
 export type Api = ReturnType<typeof createApi>;
+
+/** How the engine answers the creation of an operator or a new token: the token, once. */
+interface OperatorWithToken {
+  operator: Operator;
+  token: string;
+}
+
+function withToken(answer: Operator | OperatorWithToken): Operator {
+  return "operator" in answer ? { ...answer.operator, token: answer.token } : answer;
+}
 
 /** Accepts `T[]` or `{ items: T[] }` (list endpoints differ in shape between engine versions). */
 function items<T>(value: T[] | { items?: T[] } | null | undefined): T[] {
@@ -107,10 +118,9 @@ export function createApi(client: EngineClient) {
     handback: (id: number, note: string) => post<unknown>(`/api/escalations/${id}/handback`, { note }),
 
     run: (id: number) => get<Run>(`/api/runs/${id}`),
-    replay: (id: number, provider?: string) =>
-      post<unknown>(`/api/runs/${id}/replay`, provider ? { provider } : {}),
+    replay: (id: number, provider: string) => post<ReplayResult>(`/api/runs/${id}/replay`, { provider }),
 
-    audit: (filter: AuditFilter & { conversation_id?: number; cursor?: string | null; limit?: number } = {}) =>
+    audit: (filter: AuditFilter & { cursor?: string | null; limit?: number } = {}) =>
       get<Page<AuditRecord>>(`/api/audit${query({ ...filter })}`),
     auditVerify: () => get<AuditVerification>("/api/audit/verify"),
     auditExport: (format: "jsonl" | "csv", filter: AuditFilter = {}) =>
@@ -126,19 +136,27 @@ export function createApi(client: EngineClient) {
 
     settings: () => get<Settings>("/api/settings"),
     operators: () => list<Operator>("/api/operators"),
-    createOperator: (op: { name: string; role: Role }) => post<Operator>("/api/operators", op),
+    createOperator: async (op: { name: string; role: Role }) =>
+      withToken(await post<Operator | OperatorWithToken>("/api/operators", op)),
     updateOperator: (id: number, change: { role?: Role; active?: boolean }) =>
       patch<Operator>(`/api/operators/${id}`, change),
-    rotateToken: (id: number) => post<Operator>(`/api/operators/${id}/token`),
+    rotateToken: async (id: number) =>
+      withToken(await post<Operator | OperatorWithToken>(`/api/operators/${id}/token`)),
 
     policies: () => get<PolicySet>("/api/policies"),
     savePolicies: (rules: PolicySet["rules"]) => put<PolicySet>("/api/policies", { rules }),
     policyVersions: () => list<PolicySet>("/api/policies/versions"),
 
-    layer: (layer: EditableLayer) => get<LayerVersion>(`/api/context-layers/${layer}`),
-    saveLayer: (layer: EditableLayer, content: string) =>
-      put<LayerVersion>(`/api/context-layers/${layer}`, { content }),
-    layerVersions: (layer: EditableLayer) => list<LayerVersion>(`/api/context-layers/${layer}/versions`),
+    /** Both editable layers as they are now. */
+    layers: () => get<Record<EditableLayer, LayerVersion>>("/api/context-layers"),
+    saveLayer: (layer: EditableLayer, content: string, baseVersion?: number) =>
+      put<LayerVersion>(`/api/context-layers/${layer}`, { content, base_version: baseVersion }),
+    layerVersions: async (layer: EditableLayer) => {
+      const answer = await get<LayerVersion[] | { versions?: LayerVersion[]; items?: LayerVersion[] }>(
+        `/api/context-layers/${layer}/versions`,
+      );
+      return Array.isArray(answer) ? answer : (answer.versions ?? answer.items ?? []);
+    },
 
     knowledge: (q?: string) => list<KnowledgeDoc>(`/api/knowledge${query({ q })}`),
     createKnowledge: (doc: Omit<KnowledgeDoc, "id">) => post<KnowledgeDoc>("/api/knowledge", doc),
@@ -152,7 +170,13 @@ export function createApi(client: EngineClient) {
     whatsapp: () => get<WhatsappInfo>("/api/whatsapp"),
     testWhatsapp: () => post<ProviderTest>("/api/whatsapp/test"),
 
-    simulateCustomer: (message: { from: string; name?: string | null; text: string }) =>
+    simulateCustomer: (message: {
+      from: string;
+      name?: string | null;
+      text: string | null;
+      /** A file the customer sends (sandbox only). */
+      media?: { mime_type: string; data_base64: string; filename?: string | null };
+    }) =>
       post<{ inbox_id: number }>("/api/sandbox/messages", message),
   };
 }

@@ -135,11 +135,15 @@ export interface AuditVerification {
   reason?: string | null;
 }
 
+/** The filters of `GET /api/audit` and its export. */
 export interface AuditFilter {
-  conversation?: string;
-  operator?: string;
-  action_type?: string;
-  outcome?: string;
+  conversation_id?: string;
+  /** An exact actor label. */
+  actor?: string;
+  /** Records about actions of this type. */
+  action_kind?: string;
+  /** Event kinds, comma separated. */
+  kind?: string;
   from?: string;
   to?: string;
 }
@@ -177,9 +181,12 @@ export const ROLES = ["agent", "supervisor", "owner"] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Me {
-  id?: number | null;
+  /** Null for the engine's own token (the built-in owner). */
+  operator_id?: number | null;
   name: string;
   role: Role;
+  /** What audit records call this operator, e.g. `operator:3:Ana`. */
+  label?: string;
 }
 
 export interface Operator {
@@ -213,8 +220,11 @@ export interface PolicyRule {
 }
 
 export interface PolicySet {
+  /** 0 when no policy was ever saved (the built-in defaults apply). */
   version?: number | null;
   rules: PolicyRule[];
+  /** Each built-in action kind's verdict when no rule matches. */
+  defaults?: Record<string, Verdict>;
   created_at?: Timestamp | null;
   author?: string | null;
 }
@@ -223,12 +233,14 @@ export interface PolicySet {
 // Runs
 
 export interface RunAttempt {
+  /** 1-based (`number` in older shapes). */
+  attempt?: number;
   number?: number;
   tier?: number;
   provider?: string;
   model?: string;
   raw_output?: string | null;
-  validation_errors?: ({ path?: string; message: string } | string)[];
+  validation_errors?: unknown[];
   error?: string | null;
   tokens_in?: number | null;
   tokens_out?: number | null;
@@ -244,6 +256,23 @@ export interface ContextLayerView {
   version?: number | null;
   content?: unknown;
   text?: string | null;
+}
+
+/** An action as a run shows it: with the policy's verdict and what executing it gave. */
+export interface RunAction {
+  id: number;
+  kind: string;
+  params: unknown;
+  state: ActionState;
+  policy_verdict?: string | null;
+  policy_rule?: string | null;
+  decided_by?: string | null;
+  decided_at?: Timestamp | null;
+  decision_note?: string | null;
+  result?: unknown;
+  error?: string | null;
+  executed_at?: Timestamp | null;
+  created_at?: Timestamp;
 }
 
 export interface Run {
@@ -269,7 +298,18 @@ export interface Run {
     hash?: string;
   } | null;
   layers?: ContextLayerView[] | Record<string, unknown>;
-  actions?: Action[];
+  /** The context as sent (`GET /api/runs/{id}`). */
+  context?: {
+    hash?: string;
+    schema_version?: number;
+    model?: string | null;
+    layers?: ContextLayerView[];
+    messages?: { role: string; content: string }[];
+    truncated?: string[];
+  } | null;
+  provider?: string | null;
+  model?: string | null;
+  actions?: (Action | RunAction)[];
   tokens_in?: number | null;
   tokens_out?: number | null;
   cost?: number | null;
@@ -280,7 +320,9 @@ export interface Run {
 // Metrics
 
 export interface MetricsDay {
-  day: string;
+  /** The business day, `YYYY-MM-DD` (`day` in older shapes). */
+  date?: string;
+  day?: string;
   inbound?: number | null;
   conversations?: number | null;
   resolved_without_human?: number | null;
@@ -296,6 +338,7 @@ export interface MetricsDay {
 }
 
 export interface Metrics {
+  time_zone?: string;
   days: MetricsDay[];
   totals?: Record<string, unknown>;
 }
@@ -312,6 +355,8 @@ export interface LayerVersion {
   content: string;
   author?: string | null;
   created_at?: Timestamp | null;
+  tokens?: number | null;
+  budget?: number | null;
 }
 
 export interface KnowledgeDoc {
@@ -330,6 +375,9 @@ export interface Template {
   params?: number | null;
   parameters?: number | null;
   body?: string | null;
+  /** Meta's template components (`[{type: "BODY", text}]`…). */
+  components?: unknown;
+  status?: string | null;
 }
 
 export interface Provider {
@@ -347,12 +395,30 @@ export interface Provider {
   primary?: boolean;
 }
 
+/** What a provider or WhatsApp test answers. */
 export interface ProviderTest {
   ok: boolean;
   latency_ms?: number | null;
-  error?: string | null;
+  model?: string | null;
+  reply?: string | null;
+  error?: { code?: string; message?: string } | string | null;
   code?: string | null;
   message?: string | null;
+  phone_number?: { display_phone_number?: string | null; verified_name?: string | null } | null;
+}
+
+export interface ReplayResult {
+  run_id?: number;
+  provider?: string;
+  model?: string;
+  raw_output?: string | null;
+  answer?: unknown;
+  validation_errors?: string[];
+  error?: string | null;
+  tokens_in?: number | null;
+  tokens_out?: number | null;
+  cost?: number | null;
+  latency_ms?: number | null;
 }
 
 export interface WhatsappInfo {
@@ -380,7 +446,10 @@ export type EngineEvent =
   | { type: "message_status"; message_id: number; status: string; conversation_id?: number }
   | { type: "run_started"; run_id: number; conversation_id: number }
   | { type: "run_finished"; run_id: number; conversation_id: number; outcome: string }
-  | { type: "token_delta"; run_id: number; seq: number; text: string; conversation_id?: number }
+  /** `offset`: the text's byte offset in the draft (0 starts it over); absent from older engines. */
+  | { type: "token_delta"; run_id: number; seq: number; text: string; conversation_id?: number; offset?: number }
+  /** The draft shown so far is void (a retry); the next delta starts again. */
+  | { type: "draft_reset"; run_id: number; conversation_id: number }
   /** A late joiner's view of a draft being written: the text so far. */
   | { type: "draft"; run_id: number; conversation_id: number; text: string; seq?: number }
   | {
@@ -410,6 +479,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set<EngineEventType>([
   "run_finished",
   "token_delta",
   "draft",
+  "draft_reset",
   "action_proposed",
   "action_decided",
   "action_executed",

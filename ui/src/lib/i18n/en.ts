@@ -476,6 +476,17 @@ export const en = {
   "settings.op_add": "Add operator",
   "settings.token_once": "Token for {name}, shown only now: copy it and hand it over safely.",
   "settings.token_done": "I copied it",
+  "run.replay_with": "Replay with",
+  "run.model": "Model",
+  "run.guidance": "Operator's guidance",
+  "run.policy": "Policy: {verdict}",
+  "run.result": "Result",
+  "settings.layer_budget": "{tokens} of {budget} tokens",
+  "settings.policies_default_list": "Defaults when no rule matches",
+  "sandbox.attach": "Attach a file (image, audio, video or document)",
+  "sandbox.attached": "Attached: {name}",
+  "sandbox.remove_file": "Remove the file",
+  "sandbox.too_big": "The file is too big for the sandbox (12 MB at most).",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -1,18 +1,24 @@
 // The AI's drafts as they stream in: per run, the reply text so far, from ordered deltas.
 import type { EngineEvent } from "../api/types";
 
+const encoder = new TextEncoder();
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).length;
+}
+
 export interface Draft {
   runId: number;
   conversationId: number;
   text: string;
-  /** The last delta applied; deltas at or below it are repeats and ignored. */
+  /** The last delta applied (older engines: deltas at or below it are repeats). */
   seq: number;
   done: boolean;
 }
 
 /**
- * Collects `token_delta` (and late-join `draft` snapshot) events of one conversation. Deltas
- * arriving twice are ignored by `seq`; a snapshot replaces the text when it is newer.
+ * Collects the draft events of one conversation: `draft` (the text so far, for a late joiner),
+ * `token_delta` (placed by byte offset), `draft_reset` (a retry starts over), `run_finished`.
  */
 export class DraftBook {
   drafts = $state<Draft[]>([]);
@@ -31,18 +37,29 @@ export class DraftBook {
         return true;
       case "token_delta": {
         const draft = this.#upsert(event.run_id);
-        if (event.seq <= draft.seq) return false;
-        draft.text += event.text;
+        if (typeof event.offset === "number") {
+          // Byte offsets: 0 starts the draft over, the current end appends, less is a repeat.
+          const length = utf8Length(draft.text);
+          if (event.offset === 0) draft.text = event.text;
+          else if (event.offset < length) return false;
+          else draft.text += event.text;
+        } else {
+          // Older engines: one sequence of deltas per run.
+          if (event.seq <= draft.seq) return false;
+          draft.text += event.text;
+        }
         draft.seq = event.seq;
         return true;
       }
       case "draft": {
+        // The whole text so far, for a subscriber that joined mid-stream; deltas follow it.
         const draft = this.#upsert(event.run_id);
-        const seq = event.seq ?? Number.MAX_SAFE_INTEGER;
-        if (event.seq !== undefined && seq <= draft.seq) return false;
-        if (event.text.length < draft.text.length && event.seq === undefined) return false;
         draft.text = event.text;
-        draft.seq = event.seq ?? draft.seq;
+        return true;
+      }
+      case "draft_reset": {
+        const draft = this.#upsert(event.run_id);
+        draft.text = "";
         return true;
       }
       case "run_finished":
@@ -84,7 +101,7 @@ export class DraftRegistry {
 
   apply(event: EngineEvent): void {
     if (!("conversation_id" in event) || typeof event.conversation_id !== "number") return;
-    if (event.type !== "run_started" && event.type !== "token_delta" && event.type !== "draft" && event.type !== "run_finished") return;
+    if (!["run_started", "token_delta", "draft", "draft_reset", "run_finished"].includes(event.type)) return;
     // A view holds its conversation's book: books are kept (one small object per conversation).
     this.book(event.conversation_id).apply(event);
   }
