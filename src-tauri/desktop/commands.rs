@@ -93,15 +93,17 @@ pub async fn api_request(
     Ok(ApiResponse { status, body })
 }
 
-/// Streams engine events to the window until the window goes away.
+/// Streams engine events to the window until the window goes away: the same live stream
+/// as `/api/events` (drafts included), without the `ready` marker, since the subscription
+/// exists when this command returns.
 #[tauri::command]
 pub async fn subscribe_events(
     shell: State<'_, Shell>,
     channel: Channel<serde_json::Value>,
 ) -> Result<(), CommandError> {
-    let mut subscription = shell.engine.bus().subscribe();
+    let mut live = shell.engine.live_events();
     tauri::async_runtime::spawn(async move {
-        while let Some(event) = subscription.next().await {
+        while let Some(event) = live.next().await {
             let value = serde_json::to_value(&event).unwrap_or_default();
             if channel.send(value).is_err() {
                 break;

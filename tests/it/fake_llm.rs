@@ -17,6 +17,18 @@ pub enum Reply {
     Status(u16),
     /// Starts streaming, then drops the connection without `[DONE]`.
     Disconnect(String),
+    /// A streamed completion in chunks of `chars` characters, `gap` apart.
+    Paced {
+        text: String,
+        chars: usize,
+        gap: std::time::Duration,
+    },
+    /// Streams `before`, waits until `gate` is notified, then streams `after`.
+    Gated {
+        before: String,
+        after: String,
+        gate: Arc<tokio::sync::Notify>,
+    },
 }
 
 #[derive(Clone, Default)]
@@ -47,6 +59,13 @@ fn chunk(content: &str) -> String {
     format!("data: {value}\n\n")
 }
 
+/// The last chunk: finish reason and usage.
+fn finish_chunk() -> String {
+    let done = serde_json::json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"fake-model",
+        "choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":120,"completion_tokens":40,"total_tokens":160}});
+    format!("data: {done}\n\n")
+}
+
 async fn complete(State(fake): State<FakeLlm>, body: axum::body::Bytes) -> Response {
     fake.requests
         .lock()
@@ -72,14 +91,55 @@ async fn complete(State(fake): State<FakeLlm>, body: axum::body::Bytes) -> Respo
                 .chunks(7)
                 .map(|c| chunk(&c.iter().collect::<String>()))
                 .collect();
-            let done = serde_json::json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"fake-model",
-                "choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":120,"completion_tokens":40,"total_tokens":160}});
-            events.push(format!("data: {done}\n\n"));
+            events.push(finish_chunk());
             events.push("data: [DONE]\n\n".into());
             let stream = futures::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>));
             Response::builder()
                 .header("content-type", "text/event-stream")
                 .body(Body::from_stream(stream))
+                .unwrap()
+        }
+        Reply::Paced { text, chars, gap } => {
+            let mut events: Vec<String> = text
+                .chars()
+                .collect::<Vec<_>>()
+                .chunks(chars.max(1))
+                .map(|c| chunk(&c.iter().collect::<String>()))
+                .collect();
+            events.push(finish_chunk());
+            events.push("data: [DONE]\n\n".into());
+            let stream =
+                futures::StreamExt::then(futures::stream::iter(events), move |e| async move {
+                    // A zero sleep would still wait for the timer's next 1 ms tick.
+                    if gap.is_zero() {
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep(gap).await;
+                    }
+                    Ok::<_, std::io::Error>(e)
+                });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(stream))
+                .unwrap()
+        }
+        Reply::Gated {
+            before,
+            after,
+            gate,
+        } => {
+            let first = futures::stream::iter(vec![Ok::<_, std::io::Error>(chunk(&before))]);
+            let rest = futures::stream::once(async move {
+                gate.notified().await;
+                Ok::<_, std::io::Error>(format!(
+                    "{}{}data: [DONE]\n\n",
+                    chunk(&after),
+                    finish_chunk()
+                ))
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(futures::StreamExt::chain(first, rest)))
                 .unwrap()
         }
         Reply::Disconnect(text) => {

@@ -6,8 +6,11 @@ mod support;
 mod api;
 mod cli;
 mod config_doc;
+mod custom_actions;
 #[cfg(feature = "desktop")]
 mod desktop;
 mod pipeline;
+mod replay;
 mod store;
+mod streaming;
 mod webhook;

@@ -74,7 +74,7 @@ async fn a_valid_answer_becomes_a_pending_reply_with_its_draft_streamed() {
     let fake = FakeLlm::default();
     fake.push(Reply::Stream(VALID_REPLY.into()));
     let server = server(&[("primary", &fake)]).await;
-    let mut events = server.engine.bus().subscribe();
+    let mut events = server.engine.live_events();
     let conversation = customer_writes(&server, "Hola, ¿a qué hora abren?").await;
     let summary = server
         .engine
@@ -547,4 +547,147 @@ async fn the_whole_loop_a_customer_writes_the_operator_approves_the_sandbox_deli
         .await
         .unwrap();
     assert_eq!(verify["intact"], true);
+}
+
+/// An engine (no HTTP) on a manual clock, in the given zone and hours, with one fake model.
+async fn engine_at(
+    now: &str,
+    zone: &str,
+    hours: &[&str],
+    fake: &FakeLlm,
+) -> (switchboard_engine::Engine, tempfile::TempDir) {
+    let mut config = Config::default();
+    config.pipeline.quiet_period_ms = 0;
+    config.business.timezone = zone.into();
+    config.business.hours = hours.iter().map(|h| h.to_string()).collect();
+    let base = fake.clone().start().await;
+    config.llm.providers.push(provider("primary", &base));
+    let dir = tempfile::tempdir().unwrap();
+    let engine = switchboard_engine::Engine::start(switchboard_engine::EngineOptions {
+        config,
+        data_dir: dir.path().to_path_buf(),
+        secrets: std::sync::Arc::new(MemorySecrets::default()),
+        clock: std::sync::Arc::new(switchboard_core::ManualClock::at(
+            switchboard_core::clock::parse_rfc3339(now).unwrap(),
+        )),
+    })
+    .unwrap();
+    (engine, dir)
+}
+
+async fn one_run(engine: &switchboard_engine::Engine) -> switchboard_engine::runs::RunSummary {
+    engine
+        .sandbox_customer_writes(SimulatedMessage {
+            from: "5215512345678".into(),
+            name: Some("Lucía".into()),
+            text: "¿Me lo entregan hoy?".into(),
+        })
+        .await
+        .unwrap();
+    engine.process_inbox().await.unwrap();
+    let conversation = engine.take_pending_conversations()[0];
+    engine
+        .run_conversation(conversation)
+        .await
+        .unwrap()
+        .expect("a run")
+}
+
+#[tokio::test]
+async fn the_request_states_the_time_in_the_business_zone_when_the_utc_date_differs() {
+    let fake = FakeLlm::default();
+    fake.push(Reply::Stream(VALID_REPLY.into()));
+    // 03:30 UTC on Wednesday is still Tuesday evening in Mexico City (UTC-6).
+    let (engine, _dir) = engine_at(
+        "2026-11-25T03:30:00Z",
+        "America/Mexico_City",
+        &["mon-fri 09:00-18:00"],
+        &fake,
+    )
+    .await;
+    one_run(&engine).await;
+    let request = fake.requests.lock().unwrap()[0].clone();
+    let user = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        user.contains("Time: 2026-11-24T21:30:00-06:00 (America/Mexico_City)"),
+        "the model reads the business's wall clock: {user}"
+    );
+    assert!(user.contains("Today: Tuesday 2026-11-24"), "{user}");
+    assert!(
+        user.contains("Business hours: mon-fri 09:00-18:00 (closed now)"),
+        "{user}"
+    );
+    assert!(
+        user.contains(r#""at":"2026-11-24T21:30:00-06:00""#),
+        "message times too: {user}"
+    );
+    assert!(
+        user.contains("until 2026-11-25T21:30:00-06:00"),
+        "and when the 24-hour window closes: {user}"
+    );
+}
+
+#[tokio::test]
+async fn outside_business_hours_is_judged_in_the_business_zone() {
+    let policy: switchboard_pipeline::policy::Policy = serde_json::from_value(serde_json::json!({
+        "rules": [{"action": "reply", "when": {"outside_business_hours": true}, "verdict": "forbid"}]
+    }))
+    .unwrap();
+    // (UTC instant, what the business's clock says, expected state of the reply)
+    for (now, local, expected) in [
+        // 23:30 UTC is after hours in UTC, but 17:30 in Mexico City: open.
+        (
+            "2026-11-24T23:30:00Z",
+            "Tuesday 17:30",
+            ActionState::Pending,
+        ),
+        // 14:30 UTC is within hours in UTC, but 08:30 in Mexico City: closed.
+        (
+            "2026-11-24T14:30:00Z",
+            "Tuesday 08:30",
+            ActionState::Forbidden,
+        ),
+    ] {
+        let fake = FakeLlm::default();
+        fake.push(Reply::Stream(VALID_REPLY.into()));
+        let (engine, _dir) =
+            engine_at(now, "America/Mexico_City", &["mon-fri 09:00-18:00"], &fake).await;
+        engine.set_policy(policy.clone());
+        let summary = one_run(&engine).await;
+        assert_eq!(
+            summary.actions[0].2, expected,
+            "at {now} ({local} in Mexico City)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_time_zone_or_bad_hours_stop_the_start_naming_the_key() {
+    for (zone, hours, key) in [
+        ("Mars/Olympus_Mons", vec![], "business.timezone"),
+        ("UTC", vec!["weekdays 9-5".to_string()], "business.hours"),
+    ] {
+        let mut config = Config::default();
+        config.business.timezone = zone.into();
+        config.business.hours = hours;
+        let dir = tempfile::tempdir().unwrap();
+        let err = switchboard_engine::Engine::start(switchboard_engine::EngineOptions {
+            config,
+            data_dir: dir.path().to_path_buf(),
+            secrets: std::sync::Arc::new(MemorySecrets::default()),
+            clock: std::sync::Arc::new(switchboard_core::SystemClock),
+        })
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(err.contains(key), "{err}");
+    }
 }

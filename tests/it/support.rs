@@ -37,6 +37,18 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config, secrets: MemorySecrets) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        Self::start_with_listener(listener, config, secrets).await
+    }
+
+    /// Serves on the given listener (e.g. one with small socket buffers).
+    pub async fn start_with_listener(
+        listener: tokio::net::TcpListener,
+        config: Config,
+        secrets: MemorySecrets,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let engine = Engine::start(EngineOptions {
             config,
@@ -46,9 +58,6 @@ impl TestServer {
         })
         .expect("engine starts on an empty data directory");
         let app = switchboard_api::router(engine.clone(), ApiAuth::new(Secret::new(TOKEN)), None);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(switchboard_api::serve(listener, app, async move {
@@ -91,4 +100,143 @@ pub fn manifest() -> serde_json::Value {
         &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// An OpenAI-compatible provider entry pointing at a fake server.
+pub fn model_entry(name: &str, base: &str) -> switchboard_core::config::ProviderEntry {
+    switchboard_core::config::ProviderEntry {
+        name: name.into(),
+        kind: switchboard_core::config::ProviderKind::OpenaiCompatible,
+        base_url: base.into(),
+        model: format!("{name}-model"),
+        api_key_env: Some("SWITCHBOARD_TEST_UNSET_KEY".into()),
+        json_schema: false,
+        tools: false,
+        json_mode: false,
+        context_length: Some(8192),
+        price_in_per_mtok: Some(1.0),
+        price_out_per_mtok: Some(2.0),
+    }
+}
+
+/// A sandbox server (no quiet period) whose model chain is the given fake servers, after
+/// `tweak` adjusted the configuration.
+pub async fn server_with_models(
+    chain: &[(&str, &crate::fake_llm::FakeLlm)],
+    tweak: impl FnOnce(&mut Config),
+    secrets: MemorySecrets,
+) -> TestServer {
+    let mut config = Config::default();
+    config.pipeline.quiet_period_ms = 0;
+    config.llm.first_token_timeout_ms = 5_000;
+    config.llm.idle_timeout_ms = 5_000;
+    for (name, fake) in chain {
+        let base = (*fake).clone().start().await;
+        config.llm.providers.push(model_entry(name, &base));
+    }
+    tweak(&mut config);
+    TestServer::start_with(config, secrets).await
+}
+
+/// A simulated customer writes (sandbox) and the inbox is processed; returns the conversation.
+pub async fn customer_says(
+    server: &TestServer,
+    from: &str,
+    text: &str,
+) -> switchboard_core::ids::ConversationId {
+    server
+        .engine
+        .sandbox_customer_writes(switchboard_engine::sandbox::SimulatedMessage {
+            from: from.into(),
+            name: Some("Lucía".into()),
+            text: text.into(),
+        })
+        .await
+        .expect("the sandbox takes the message");
+    server
+        .engine
+        .process_inbox()
+        .await
+        .expect("inbox processed");
+    let wa_id: String = from.chars().filter(char::is_ascii_digit).collect();
+    server
+        .engine
+        .store()
+        .read_blocking(move |c| {
+            Ok(c.query_row(
+                "SELECT cv.id FROM conversations cv JOIN contacts ct ON ct.id = cv.contact_id WHERE ct.wa_id = ?1",
+                [wa_id],
+                |r| r.get(0).map(switchboard_core::ids::ConversationId),
+            )?)
+        })
+        .expect("the customer has a conversation")
+}
+
+/// A client of `/api/events`: Server-Sent Events parsed from the raw HTTP body.
+pub struct SseClient {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseClient {
+    pub async fn connect(server: &TestServer) -> SseClient {
+        let response = server
+            .get("/api/events")
+            .send()
+            .await
+            .expect("the event stream answers");
+        assert_eq!(response.status(), 200);
+        SseClient {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event as (name, JSON data); keep-alive comments are skipped.
+    pub async fn next(&mut self) -> Option<(String, serde_json::Value)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                return Some((
+                    name,
+                    serde_json::from_str(&data).expect("event data is JSON"),
+                ));
+            }
+            let bytes = self.response.chunk().await.ok()??;
+            self.buffer
+                .push_str(std::str::from_utf8(&bytes).expect("SSE is UTF-8"));
+        }
+    }
+
+    /// Waits (at most `within`) for an event named `name`, returning it and what came before.
+    pub async fn until(
+        &mut self,
+        name: &str,
+        within: std::time::Duration,
+    ) -> (serde_json::Value, Vec<(String, serde_json::Value)>) {
+        let mut before = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within {within:?}; got {before:?}"))
+                .unwrap_or_else(|| panic!("the stream ended before {name}; got {before:?}"));
+            if next.0 == name {
+                return (next.1, before);
+            }
+            before.push(next);
+        }
+    }
 }

@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::actions::approve,
         crate::routes::actions::reject,
         crate::routes::escalations::list,
+        crate::routes::runs::one,
+        crate::routes::runs::replay,
         crate::routes::escalations::take_over,
         crate::routes::escalations::hand_back,
         crate::routes::audit::list,

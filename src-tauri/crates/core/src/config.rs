@@ -44,6 +44,9 @@ pub struct BusinessConfig {
     pub name: String,
     /// IANA time zone name, used for "now" in the request context and for business hours.
     pub timezone: String,
+    /// Opening hours on the local wall clock, e.g. `["mon-fri 09:00-18:00", "sat 10:00-14:00"]`;
+    /// empty means always open. Policies' `outside_business_hours` reads them.
+    pub hours: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -191,7 +194,62 @@ pub struct PipelineConfig {
     pub budget_domain: u32,
     pub budget_session: u32,
     pub budget_request: u32,
+    /// The business's own actions, which the model may propose and the executor POSTs.
+    pub custom_actions: Vec<CustomActionEntry>,
 }
+
+/// A custom action: its parameters' JSON Schema for the model, and where and how the
+/// executor delivers it. Its signing secret is a secret (keyring or environment), never here.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomActionEntry {
+    /// The action's `type`, e.g. `create_lead`; lower case, digits and `_`.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// JSON Schema of the parameters (an object schema).
+    pub schema: serde_json::Value,
+    /// Where the executor POSTs the signed request.
+    pub url: String,
+    /// Longest wait for one delivery attempt.
+    #[serde(default = "default_custom_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Deliveries tried on 5xx, 429 and network errors before the action fails.
+    #[serde(default = "default_custom_max_attempts")]
+    pub max_attempts: u32,
+    /// Environment variable with the signing secret for headless runs; defaults to
+    /// `SWITCHBOARD_CUSTOM_ACTION_<NAME>_SECRET`.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+}
+
+fn default_custom_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_custom_max_attempts() -> u32 {
+    4
+}
+
+impl CustomActionEntry {
+    pub fn secret_env(&self) -> String {
+        self.secret_env.clone().unwrap_or_else(|| {
+            let name: String = self
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("SWITCHBOARD_CUSTOM_ACTION_{name}_SECRET")
+        })
+    }
+}
+
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -217,6 +275,7 @@ impl Default for BusinessConfig {
         Self {
             name: "My business".into(),
             timezone: "UTC".into(),
+            hours: Vec::new(),
         }
     }
 }
@@ -261,6 +320,7 @@ impl Default for PipelineConfig {
             budget_domain: 1_500,
             budget_session: 2_000,
             budget_request: 1_000,
+            custom_actions: Vec::new(),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! The engine publishes without knowing who listens: publishing never waits for a
 //! subscriber. A subscriber that falls behind is told how much it missed (`Lagged`) and is
 //! expected to refetch, which is the right answer for a UI list. Token deltas, which must
-//! not be lost, travel through the LLM crate's per-run stream instead; on this bus a
-//! `TokenDelta` is only a notification.
+//! not be lost, travel through the LLM crate's per-run stream hub instead and are never
+//! published here: the engine's operator stream (`Engine::live_events`) merges the two and
+//! produces `Draft`, `TokenDelta` and `DraftReset` for each subscriber.
 
 use crate::ids::{ActionId, ConversationId, EscalationId, MessageId, RunId};
 use serde::Serialize;
@@ -36,11 +37,29 @@ pub enum Event {
         conversation_id: ConversationId,
         outcome: String,
     },
+    /// More of the reply a run's model is writing. `offset` is the byte offset of `text` in
+    /// the draft: 0 starts the draft (replace what is shown), anything else appends. A slow
+    /// subscriber gets what it missed as one larger delta.
     TokenDelta {
         run_id: RunId,
         conversation_id: ConversationId,
+        /// Counts this subscriber's deltas of the run, from 1.
         seq: u64,
+        offset: u64,
         text: String,
+    },
+    /// The whole draft of a run in flight, sent right after `ready` for every run already
+    /// streaming when the subscriber connected (and after `lagged`); deltas follow.
+    Draft {
+        run_id: RunId,
+        conversation_id: ConversationId,
+        text: String,
+    },
+    /// The draft shown so far is void (the engine is retrying, possibly with another
+    /// model); the next delta starts again at offset 0.
+    DraftReset {
+        run_id: RunId,
+        conversation_id: ConversationId,
     },
     ActionProposed {
         action_id: ActionId,
@@ -72,6 +91,17 @@ pub enum Event {
     ConversationUpdated {
         conversation_id: ConversationId,
     },
+    /// Something an operator should look at now: a new escalation (`kind: escalation`) or
+    /// an approval waiting longer than `notifications.approval_wait_secs`
+    /// (`kind: approval_waiting`). The desktop shell shows it as an OS notification.
+    Notification {
+        kind: String,
+        conversation_id: ConversationId,
+        action_id: Option<ActionId>,
+        escalation_id: Option<EscalationId>,
+        title: String,
+        body: String,
+    },
     /// Not published by the engine: produced for a subscriber that fell behind.
     Lagged {
         missed: u64,
@@ -88,6 +118,8 @@ impl Event {
             Event::RunStarted { .. } => "run_started",
             Event::RunFinished { .. } => "run_finished",
             Event::TokenDelta { .. } => "token_delta",
+            Event::Draft { .. } => "draft",
+            Event::DraftReset { .. } => "draft_reset",
             Event::ActionProposed { .. } => "action_proposed",
             Event::ActionDecided { .. } => "action_decided",
             Event::ActionExecuted { .. } => "action_executed",
@@ -95,6 +127,7 @@ impl Event {
             Event::EscalationTaken { .. } => "escalation_taken",
             Event::EscalationResolved { .. } => "escalation_resolved",
             Event::ConversationUpdated { .. } => "conversation_updated",
+            Event::Notification { .. } => "notification",
             Event::Lagged { .. } => "lagged",
         }
     }

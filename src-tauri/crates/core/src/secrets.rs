@@ -54,6 +54,12 @@ pub enum SecretName {
         provider: String,
         env: String,
     },
+    /// The key a custom action's requests are signed with (HMAC-SHA256); the environment
+    /// variable is named in the action's config.
+    CustomActionSecret {
+        action: String,
+        env: String,
+    },
 }
 
 impl SecretName {
@@ -64,6 +70,9 @@ impl SecretName {
             SecretName::WhatsAppAppSecret => "whatsapp.app-secret".into(),
             SecretName::WhatsAppVerifyToken => "whatsapp.verify-token".into(),
             SecretName::LlmKey { provider, .. } => format!("llm.{provider}"),
+            SecretName::CustomActionSecret { action, .. } => {
+                format!("custom_action.{action}.secret")
+            }
         }
     }
 
@@ -74,6 +83,7 @@ impl SecretName {
             SecretName::WhatsAppAppSecret => "SWITCHBOARD_WHATSAPP_APP_SECRET".into(),
             SecretName::WhatsAppVerifyToken => "SWITCHBOARD_WHATSAPP_VERIFY_TOKEN".into(),
             SecretName::LlmKey { env, .. } => env.clone(),
+            SecretName::CustomActionSecret { env, .. } => env.clone(),
         }
     }
 }

@@ -6,17 +6,21 @@ mod actor;
 pub mod approvals;
 pub mod audit;
 pub mod conversations;
+pub mod custom_actions;
 mod error;
 pub mod escalations;
 pub mod health;
 pub mod inbox;
+mod live;
 pub mod outbox;
 pub mod providers;
+pub mod replay;
 pub mod runs;
 pub mod sandbox;
 
 pub use actor::Actor;
 pub use error::EngineError;
+pub use live::LiveEvents;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -101,8 +105,7 @@ impl Engine {
         let mode = channel_mode(&options.config, options.secrets.as_ref());
         let channel = channel_secrets(mode, options.secrets.as_ref());
         let chain = providers::chain(&options.config, options.secrets.as_ref(), &options.data_dir);
-        let pipeline =
-            runs::PipelineState::new(chain, options.config.pipeline.max_concurrent_runs)?;
+        let pipeline = runs::PipelineState::new(chain, &options.config)?;
         let graph_base =
             (mode == ChannelMode::Live).then(|| options.config.whatsapp.api_base_url.clone());
         tracing::info!(data_dir = %options.data_dir.display(), ?mode, "engine started");
@@ -176,6 +179,7 @@ impl Engine {
         self.spawn_inbox_processor();
         self.spawn_pipeline();
         self.spawn_outbox();
+        self.spawn_custom_action_recovery();
     }
 
     /// Marks a conversation as having customer messages the pipeline must answer.

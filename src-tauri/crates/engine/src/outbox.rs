@@ -104,6 +104,10 @@ fn audit_event<'a>(
 impl Engine {
     /// Executes an approved action: queues its message (or runs it), exactly once.
     pub async fn execute_action(&self, id: ActionId) -> Result<(), EngineError> {
+        // The business's own actions go to its system, not to WhatsApp.
+        if self.execute_custom_action(id).await? {
+            return Ok(());
+        }
         let now = self.now_ms();
         let sandbox = self.mode() == ChannelMode::Sandbox;
         let outcome = self

@@ -19,10 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_core::ids::{ActionId, ConversationId, EscalationId, MessageId, RunId};
 use switchboard_core::{Event, Timestamp};
-use switchboard_llm::{
-    CancellationToken, DeltaSink, FieldTarget, PartialJsonReader, Provider, StreamEvent,
-};
+use switchboard_llm::stream_hub::json_field_sink;
+use switchboard_llm::{CancellationToken, DeltaSink, FieldTarget, Provider, RunEnd, RunStream};
 use switchboard_pipeline::actions::{Action, ActionCatalog, ModelAnswer};
+use switchboard_pipeline::business_time::BusinessClock;
 use switchboard_pipeline::context::{
     self, Budget, ContextInputs, ContextSnapshot, Example, HistoryMessage, Passage, Speaker,
 };
@@ -46,28 +46,41 @@ Keep replies short: one to three sentences.";
 /// The pipeline's working state inside the engine.
 pub struct PipelineState {
     providers: std::sync::RwLock<Vec<Arc<dyn Provider>>>,
-    validator: AnswerValidator,
+    pub(crate) validator: AnswerValidator,
+    pub(crate) catalog: ActionCatalog,
+    /// The business's time zone and opening hours.
+    pub(crate) clock: BusinessClock,
     policy: std::sync::RwLock<Policy>,
     /// Conversations with a run in flight → whether another run was asked for meanwhile.
     running: Mutex<HashMap<ConversationId, bool>>,
     slots: Arc<tokio::sync::Semaphore>,
     shutdown: CancellationToken,
+    /// The drafts of the runs in flight, for operators' live views.
+    pub(crate) drafts: crate::live::DraftRegistry,
 }
 
 impl PipelineState {
+    /// Fails, naming the key, when the business clock or the custom actions in `config`
+    /// are not usable.
     pub fn new(
         providers: Vec<Arc<dyn Provider>>,
-        max_concurrent: usize,
+        config: &switchboard_core::Config,
     ) -> Result<PipelineState, EngineError> {
-        let validator =
-            AnswerValidator::new(ActionCatalog::default()).map_err(EngineError::Internal)?;
+        let max_concurrent = config.pipeline.max_concurrent_runs;
+        let clock = BusinessClock::new(&config.business.timezone, &config.business.hours)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let catalog = crate::custom_actions::catalog(&config.pipeline.custom_actions)?;
+        let validator = AnswerValidator::new(catalog.clone()).map_err(EngineError::Internal)?;
         Ok(PipelineState {
             providers: std::sync::RwLock::new(providers),
             validator,
+            catalog,
+            clock,
             policy: std::sync::RwLock::new(Policy::default()),
             running: Mutex::new(HashMap::new()),
             slots: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
             shutdown: CancellationToken::new(),
+            drafts: Default::default(),
         })
     }
 }
@@ -82,40 +95,70 @@ pub struct RunSummary {
     pub superseded: bool,
 }
 
-/// Streams the customer-facing reply text of each attempt to the operators.
+/// Streams the customer-facing reply text of each attempt into the run's draft, which
+/// operators follow through [`Engine::live_events`].
 struct LiveDraft {
-    engine: Engine,
-    run: RunId,
-    conversation: ConversationId,
+    stream: RunStream,
 }
 
 impl AttemptObserver for LiveDraft {
     fn attempt_started(&mut self, _number: u32, _tier: u8, _provider: &str) -> DeltaSink {
-        let bus = self.engine.bus().clone();
-        let (run_id, conversation_id) = (self.run, self.conversation);
-        let mut reader = PartialJsonReader::new(FieldTarget::reply_text());
-        let mut seq = 0u64;
-        DeltaSink::new(move |event: &StreamEvent| {
-            let fragment = match event {
-                StreamEvent::Text(text) => text.as_str(),
-                StreamEvent::ToolArguments { fragment, .. } => fragment.as_str(),
-                _ => return,
-            };
-            let delta = reader.feed(fragment.as_bytes());
-            if !delta.is_empty() {
-                seq += 1;
-                bus.publish(Event::TokenDelta {
-                    run_id,
-                    conversation_id,
-                    seq,
-                    text: delta,
-                });
-            }
-        })
+        // Each attempt writes a new answer: what an earlier one wrote is void.
+        self.stream.reset();
+        json_field_sink(self.stream.clone(), FieldTarget::reply_text())
+    }
+}
+
+/// Ends a run's draft however the run ends (including an error or a dropped task), so no
+/// subscriber waits forever.
+struct DraftGuard {
+    engine: Engine,
+    run: RunId,
+    stream: RunStream,
+}
+
+impl Drop for DraftGuard {
+    fn drop(&mut self) {
+        self.stream.finish(RunEnd::Cancelled);
+        self.engine.pipeline().drafts.retire(self.run);
+    }
+}
+
+impl PipelineState {
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
     }
 }
 
 impl Engine {
+    /// The model chain in use, primary first.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        self.pipeline()
+            .providers
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// The context a run of `conversation` would send now: the same gather and assembly a
+    /// run performs, without running. `None` when nothing is waiting for an answer.
+    pub async fn context_for(
+        &self,
+        conversation: ConversationId,
+    ) -> Result<Option<ContextSnapshot>, EngineError> {
+        let now = self.now_ms();
+        Ok(self
+            .gather(conversation, now)
+            .await?
+            .map(|gathered| self.assemble(&gathered.inputs)))
+    }
+
+    fn assemble(&self, inputs: &ContextInputs) -> ContextSnapshot {
+        context::assemble(inputs, self.budget(), &|text: &str| {
+            switchboard_llm::tokens::estimate_tokens(text)
+        })
+    }
+
     /// Replaces the model chain (primary first). Used at start and when Settings change.
     pub fn set_providers(&self, providers: Vec<Arc<dyn Provider>>) {
         if let Ok(mut current) = self.pipeline().providers.write() {
@@ -289,24 +332,22 @@ impl Engine {
                 state: "superseded".into(),
             });
         }
+        // Opened before `run_started` is published, so a subscriber that reacts to that event
+        // finds the draft.
+        let draft = DraftGuard {
+            engine: self.clone(),
+            run: run_id,
+            stream: self.pipeline().drafts.open(run_id, conversation),
+        };
         self.bus().publish(Event::RunStarted {
             run_id,
             conversation_id: conversation,
         });
 
-        let snapshot = context::assemble(&gathered.inputs, self.budget(), &|text: &str| {
-            switchboard_llm::tokens::estimate_tokens(text)
-        });
-        let chain: Vec<Arc<dyn Provider>> = self
-            .pipeline()
-            .providers
-            .read()
-            .map(|p| p.clone())
-            .unwrap_or_default();
+        let snapshot = self.assemble(&gathered.inputs);
+        let chain = self.providers();
         let mut observer = LiveDraft {
-            engine: self.clone(),
-            run: run_id,
-            conversation,
+            stream: draft.stream.clone(),
         };
         let policy = RecoveryPolicy {
             max_corrective_retries: self.config().pipeline.max_corrective_retries,
@@ -322,6 +363,14 @@ impl Engine {
             &self.pipeline().shutdown,
         )
         .await;
+        // Finished before `run_finished` is published: subscribers get the whole draft first.
+        draft.stream.finish(match &outcome {
+            RunOutcome::Answer { .. } => RunEnd::Completed,
+            RunOutcome::Escalate { reason } => RunEnd::Failed {
+                message: reason.clone(),
+            },
+            RunOutcome::Cancelled => RunEnd::Cancelled,
+        });
 
         let policy_rules = self
             .pipeline()
@@ -329,11 +378,12 @@ impl Engine {
             .read()
             .map(|p| p.clone())
             .unwrap_or_default();
+        let finish_at = self.now_ms();
+        // Judged when the decision is made, on the business's wall clock.
         let facts = Facts {
             tags: gathered.tags.clone(),
-            within_business_hours: true,
+            within_business_hours: self.pipeline().clock.is_open(finish_at),
         };
-        let finish_at = self.now_ms();
         let request_text: String = gathered
             .request
             .iter()
@@ -363,6 +413,17 @@ impl Engine {
         for event in events {
             self.bus().publish(event);
         }
+        drop(draft);
+        // What the policy let run on its own and that leaves Switchboard (a reply, a
+        // template, a custom action) is executed now, through the same exactly-once path
+        // as an operator's approval.
+        for (id, _, state) in &summary.actions {
+            if *state == ActionState::Approved {
+                if let Err(e) = self.execute_action(*id).await {
+                    tracing::error!(action = %id, error = %e, "cannot execute an automatically approved action; it stays approved and is retried at the next start");
+                }
+            }
+        }
         Ok(Some(summary))
     }
 
@@ -385,15 +446,17 @@ impl Engine {
         conversation: ConversationId,
         now: Timestamp,
     ) -> Result<Option<Gathered>, EngineError> {
-        let business = self.config().business.clone();
+        let business = self.config().business.name.clone();
+        let clock = self.pipeline().clock.clone();
+        let catalog = self.pipeline().catalog.clone();
         Ok(self
             .store()
-            .read(move |c| gather(c, conversation, now, &business.name, &business.timezone))
+            .read(move |c| gather(c, conversation, now, &business, &clock, &catalog))
             .await?)
     }
 }
 
-struct Gathered {
+pub(crate) struct Gathered {
     request: Vec<runs::ThreadMessage>,
     inputs: ContextInputs,
     validation: ValidationContext,
@@ -402,20 +465,28 @@ struct Gathered {
 
 const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
-fn at_text(ms: Timestamp, tz: &str) -> String {
-    let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    // Offsets for named zones would need a time-zone database; UTC with the zone's name is
-    // stated alongside so the model is never misled about which clock it reads.
-    let _ = tz;
-    utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+/// One line per action the model may propose: the built-in ones by name, the business's
+/// own with what they do.
+fn catalog_lines(catalog: &ActionCatalog) -> Vec<String> {
+    switchboard_pipeline::actions::BUILTIN_KINDS
+        .iter()
+        .map(|k| k.to_string())
+        .chain(
+            catalog
+                .custom_actions()
+                .iter()
+                .map(|d| format!("{}: {}", d.name, d.description.trim())),
+        )
+        .collect()
 }
 
-fn gather(
+pub(crate) fn gather(
     c: &Connection,
     conversation: ConversationId,
     now: Timestamp,
     business: &str,
-    tz: &str,
+    clock: &BusinessClock,
+    catalog: &ActionCatalog,
 ) -> Result<Option<Gathered>, StoreError> {
     let conv = conversations::get(c, conversation)?;
     if conv.held_by_operator_id.is_some() || conv.state == ConversationState::Human {
@@ -456,20 +527,16 @@ fn gather(
         } else {
             Speaker::Business
         },
-        at: at_text(m.created_at, tz),
+        at: clock.local_rfc3339(m.created_at),
         text: m.text.clone(),
     };
-    let catalog = switchboard_pipeline::actions::BUILTIN_KINDS
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
     let templates = runs::templates(c)?;
     let inputs = ContextInputs {
         system: context::SystemLayer {
             business_name: business.to_string(),
             instructions,
             version: system_version,
-            action_catalog: catalog,
+            action_catalog: catalog_lines(catalog),
         },
         domain: context::DomainLayer {
             rules,
@@ -502,10 +569,12 @@ fn gather(
             contact_name: conv.contact.name.clone(),
             contact_phone: conv.contact.wa_id.as_ref().map(|w| format!("+{w}")),
             contact_profile: Vec::new(),
-            window_closes_at: window_closes.map(|t| at_text(t, tz)),
+            window_closes_at: window_closes.map(|t| clock.local_rfc3339(t)),
             window_minutes_left: window_closes.map(|t| (t - now) / 60_000),
-            now: at_text(now, tz),
-            time_zone: tz.to_string(),
+            now: clock.local_rfc3339(now),
+            time_zone: clock.zone_name().to_string(),
+            today: Some(clock.local_day(now)),
+            business_hours: clock.hours_note(now),
             guidance: None,
         },
     };
@@ -587,6 +656,7 @@ fn finish_run(
             layer_versions: &snapshot.layer_versions.to_string(),
             model,
             schema_version: snapshot.schema_version,
+            layers: Some(&serde_json::to_string(&snapshot.layers)?),
         },
         now,
     )?;

@@ -257,7 +257,22 @@ pub const BUILTIN_KINDS: &[&str] = &[
 
 impl ActionCatalog {
     pub fn new(custom: Vec<CustomActionDef>) -> Result<ActionCatalog, String> {
-        for def in &custom {
+        for (index, def) in custom.iter().enumerate() {
+            let well_formed = def.name.len() <= 64
+                && def.name.starts_with(|c: char| c.is_ascii_lowercase())
+                && def
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !well_formed {
+                return Err(format!(
+                    "custom action {:?}: a name is lower case letters, digits and _, starting with a letter (at most 64)",
+                    def.name
+                ));
+            }
+            if custom[..index].iter().any(|d| d.name == def.name) {
+                return Err(format!("custom action {:?} is declared twice", def.name));
+            }
             if BUILTIN_KINDS.contains(&def.name.as_str()) {
                 return Err(format!(
                     "custom action {:?} has the name of a built-in action",

@@ -100,6 +100,12 @@ pub struct RequestLayer {
     /// Now, RFC 3339 in the business's time zone, with the zone's name.
     pub now: String,
     pub time_zone: String,
+    /// The local weekday and date, e.g. `Tuesday 2026-11-24` (the UTC date may differ).
+    #[serde(default)]
+    pub today: Option<String>,
+    /// The opening hours and whether the business is open now, when hours are configured.
+    #[serde(default)]
+    pub business_hours: Option<String>,
     /// An operator's guidance when they asked the AI to try again.
     pub guidance: Option<String>,
 }
@@ -136,10 +142,23 @@ pub struct SentMessage {
     pub content: String,
 }
 
+/// Each layer's rendered text as it was sent (after truncation), for inspecting a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LayerTexts {
+    pub system: String,
+    pub domain: String,
+    pub session: String,
+    pub request: String,
+}
+
 /// What the model is sent, and everything needed to inspect or replay it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ContextSnapshot {
     pub messages: Vec<SentMessage>,
+    /// The four layers the messages were built from. Not part of the hash: the messages
+    /// already are their exact concatenation.
+    #[serde(default)]
+    pub layers: LayerTexts,
     pub layer_tokens: LayerTokens,
     pub layer_versions: serde_json::Value,
     /// What truncation removed, in order.
@@ -295,6 +314,12 @@ fn render_request(layer: &RequestLayer) -> String {
     }
     out.push_str("\n\n## Now");
     out.push_str(&format!("\nTime: {} ({})", layer.now, layer.time_zone));
+    if let Some(today) = &layer.today {
+        out.push_str(&format!("\nToday: {today}"));
+    }
+    if let Some(hours) = &layer.business_hours {
+        out.push_str(&format!("\nBusiness hours: {hours}"));
+    }
     match (&layer.window_closes_at, layer.window_minutes_left) {
         (Some(closes), Some(minutes)) => out.push_str(&format!(
             "\nThe 24-hour window is open for {minutes} more minutes (until {closes}): free-form replies are allowed."
@@ -379,6 +404,12 @@ pub fn assemble(
                 content: format!("{session_text}\n\n{request_text}"),
             },
         ],
+        layers: LayerTexts {
+            system: system_text,
+            domain: domain_text,
+            session: session_text,
+            request: request_text,
+        },
         layer_tokens,
         layer_versions: json!({ "system": inputs.system.version, "domain": inputs.domain.version }),
         truncated,

@@ -6,6 +6,7 @@
 //!   exists, the date is in the future, a free-form reply needs an open window).
 
 pub mod actions;
+pub mod business_time;
 pub mod context;
 pub mod policy;
 pub mod recovery;

@@ -7,6 +7,7 @@ use rusqlite_migration::{Migrations, M};
 const SOURCES: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_pipeline_coverage.sql"),
+    include_str!("../migrations/0004_snapshot_layers.sql"),
 ];
 
 pub fn all() -> Migrations<'static> {

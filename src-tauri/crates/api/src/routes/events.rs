@@ -7,7 +7,12 @@ use std::time::Duration;
 
 /// The engine's events as Server-Sent Events. The first event is `ready`, sent once the
 /// subscription exists, so a client knows nothing after it is missed. Each later event is
-/// named by its `type`; `lagged` means the client fell behind and should refetch.
+/// named by its `type`; `lagged` means the client fell behind and should refetch lists.
+///
+/// Drafts of the replies being written never lag: right after `ready` comes a `draft` (the
+/// whole text so far) for each run already in flight, then `token_delta`s in order (offset 0
+/// starts the draft, others append; a slow reader gets what it missed as one delta), a
+/// `draft_reset` when a run starts its answer over, and `run_finished` after its last delta.
 #[utoipa::path(get, path = "/api/events", tag = "events",
     responses((status = 200, description = "An endless `text/event-stream` of engine events",
                content_type = "text/event-stream", body = switchboard_core::Event),
@@ -15,17 +20,13 @@ use std::time::Duration;
 pub(crate) async fn stream(
     State(state): State<ApiState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let subscription = state.engine.bus().subscribe();
+    let live = state.engine.live_events().into_stream();
     let ready = SseEvent::default()
         .event("ready")
         .data(r#"{"type":"ready"}"#);
-    let events = stream::unfold(subscription, |mut subscription| async move {
-        let event = subscription.next().await?;
+    let events = futures::StreamExt::map(live, |event| {
         let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".into());
-        Some((
-            Ok(SseEvent::default().event(event.name()).data(data)),
-            subscription,
-        ))
+        Ok(SseEvent::default().event(event.name()).data(data))
     });
     Sse::new(futures::StreamExt::chain(
         stream::once(async move { Ok(ready) }),

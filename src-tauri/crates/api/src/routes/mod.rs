@@ -6,6 +6,7 @@ pub(crate) mod conversations;
 pub(crate) mod escalations;
 pub(crate) mod events;
 pub(crate) mod inbox;
+pub(crate) mod runs;
 pub(crate) mod sandbox;
 pub(crate) mod system;
 pub(crate) mod webhooks;
@@ -27,6 +28,9 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
         .route("/actions/{id}", get(actions::one))
         .route("/actions/{id}/approve", post(actions::approve))
         .route("/actions/{id}/reject", post(actions::reject))
+        // role: agent for GET; replay calls a model, so a supervisor's
+        .route("/runs/{id}", get(runs::one))
+        .route("/runs/{id}/replay", post(runs::replay))
         .route("/escalations", get(escalations::list))
         .route("/escalations/{id}/takeover", post(escalations::take_over))
         .route("/escalations/{id}/handback", post(escalations::hand_back))

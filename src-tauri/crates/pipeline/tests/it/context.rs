@@ -65,6 +65,8 @@ fn inputs() -> ContextInputs {
             window_minutes_left: Some(1440),
             now: "2026-11-24T09:00:00-06:00".into(),
             time_zone: "America/Mexico_City".into(),
+            today: Some("Tuesday 2026-11-24".into()),
+            business_hours: None,
             guidance: None,
         },
     }

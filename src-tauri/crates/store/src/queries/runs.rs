@@ -1,8 +1,10 @@
 //! What a pipeline run reads and writes.
 
+use crate::model::ActionState;
 use crate::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
-use switchboard_core::ids::{ConversationId, MessageId, RunId};
+use serde_json::Value;
+use switchboard_core::ids::{ActionId, ConversationId, MessageId, RunId};
 use switchboard_core::Timestamp;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -283,6 +285,8 @@ pub struct NewSnapshot<'a> {
     pub layer_versions: &'a str,
     pub model: Option<&'a str>,
     pub schema_version: u32,
+    /// The four layers' texts (JSON object), when known.
+    pub layers: Option<&'a str>,
 }
 
 /// Stores a snapshot once per content hash.
@@ -292,8 +296,8 @@ pub fn store_snapshot(
     now: Timestamp,
 ) -> Result<i64, StoreError> {
     conn.execute(
-        "INSERT INTO context_snapshots (hash, messages, layer_tokens, layer_versions, model, schema_version, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING",
+        "INSERT INTO context_snapshots (hash, messages, layer_tokens, layer_versions, model, schema_version, created_at, layers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (hash) DO NOTHING",
         params![
             snapshot.hash,
             snapshot.messages,
@@ -301,7 +305,8 @@ pub fn store_snapshot(
             snapshot.layer_versions,
             snapshot.model,
             snapshot.schema_version,
-            now
+            now,
+            snapshot.layers
         ],
     )?;
     Ok(conn.query_row(
@@ -328,4 +333,210 @@ pub fn supersede_pending(
         params![conversation.0, by_run.map(|r| r.0)],
     )?;
     Ok(ids)
+}
+
+/// A run as recorded, for its audit view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub conversation_id: ConversationId,
+    pub state: String,
+    pub tier: u8,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub guidance: Option<String>,
+    pub trigger_message_ids: Vec<i64>,
+    pub covered_message_id: Option<MessageId>,
+    pub reasoning: Option<String>,
+    pub confidence: Option<f64>,
+    pub error: Option<String>,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub context_snapshot_id: Option<i64>,
+}
+
+/// One call to a model within a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub tier: u8,
+    pub provider: String,
+    pub model: String,
+    pub raw_output: Option<String>,
+    /// The validation errors as stored (a JSON array), empty when the output was valid.
+    pub validation_errors: Vec<Value>,
+    pub error: Option<String>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
+    pub tokens_estimated: bool,
+    pub cost: Option<f64>,
+    pub ttft_ms: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub started_at: Timestamp,
+}
+
+/// A stored context snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotRecord {
+    pub id: i64,
+    pub hash: String,
+    /// The messages exactly as sent: `[{role, content}]`.
+    pub messages: Value,
+    /// `{system, domain, session, request}` texts; `None` for snapshots older than that column.
+    pub layers: Option<Value>,
+    pub layer_tokens: Value,
+    pub layer_versions: Value,
+    pub model: Option<String>,
+    pub schema_version: u32,
+}
+
+/// An action a run proposed, with the policy's decision and what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunActionRecord {
+    pub id: ActionId,
+    pub kind: String,
+    pub params: Value,
+    pub state: ActionState,
+    /// `{verdict, rule}` as the policy gave it.
+    pub policy_decision: Option<Value>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Timestamp>,
+    pub decision_note: Option<String>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub executed_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunDetail {
+    pub run: RunRecord,
+    pub attempts: Vec<AttemptRecord>,
+    pub snapshot: Option<SnapshotRecord>,
+    pub actions: Vec<RunActionRecord>,
+}
+
+fn json_column(text: Option<String>) -> Option<Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+pub fn run_record(conn: &Connection, id: RunId) -> Result<RunRecord, StoreError> {
+    conn.query_row(
+        "SELECT id, conversation_id, state, tier, provider, model, guidance, trigger_message_ids, covered_message_id,
+                reasoning, confidence, error, started_at, finished_at, context_snapshot_id
+         FROM pipeline_runs WHERE id = ?1",
+        [id.0],
+        |r| {
+            let triggers: String = r.get(7)?;
+            Ok(RunRecord {
+                id: RunId(r.get(0)?),
+                conversation_id: ConversationId(r.get(1)?),
+                state: r.get(2)?,
+                tier: r.get(3)?,
+                provider: r.get(4)?,
+                model: r.get(5)?,
+                guidance: r.get(6)?,
+                trigger_message_ids: serde_json::from_str(&triggers).unwrap_or_default(),
+                covered_message_id: r.get::<_, Option<i64>>(8)?.map(MessageId),
+                reasoning: r.get(9)?,
+                confidence: r.get(10)?,
+                error: r.get(11)?,
+                started_at: r.get(12)?,
+                finished_at: r.get(13)?,
+                context_snapshot_id: r.get(14)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound { what: "run", id: id.0 })
+}
+
+pub fn snapshot(conn: &Connection, id: i64) -> Result<SnapshotRecord, StoreError> {
+    conn.query_row(
+        "SELECT id, hash, messages, layers, layer_tokens, layer_versions, model, schema_version
+         FROM context_snapshots WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(SnapshotRecord {
+                id: r.get(0)?,
+                hash: r.get(1)?,
+                messages: json_column(r.get(2)?).unwrap_or(Value::Null),
+                layers: json_column(r.get(3)?),
+                layer_tokens: json_column(r.get(4)?).unwrap_or(Value::Null),
+                layer_versions: json_column(r.get(5)?).unwrap_or(Value::Null),
+                model: r.get(6)?,
+                schema_version: r.get(7)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound {
+        what: "context snapshot",
+        id,
+    })
+}
+
+/// A run with its attempts, its snapshot and its actions.
+pub fn run_detail(conn: &Connection, id: RunId) -> Result<RunDetail, StoreError> {
+    let run = run_record(conn, id)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT attempt, tier, provider, model, raw_output, validation_errors, error, tokens_in, tokens_out,
+                tokens_estimated, cost, ttft_ms, latency_ms, started_at
+         FROM run_attempts WHERE run_id = ?1 ORDER BY attempt",
+    )?;
+    let attempts = stmt
+        .query_map([id.0], |r| {
+            Ok(AttemptRecord {
+                attempt: r.get(0)?,
+                tier: r.get(1)?,
+                provider: r.get(2)?,
+                model: r.get(3)?,
+                raw_output: r.get(4)?,
+                validation_errors: json_column(r.get(5)?)
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default(),
+                error: r.get(6)?,
+                tokens_in: r.get(7)?,
+                tokens_out: r.get(8)?,
+                tokens_estimated: r.get(9)?,
+                cost: r.get(10)?,
+                ttft_ms: r.get(11)?,
+                latency_ms: r.get(12)?,
+                started_at: r.get(13)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let snapshot = match run.context_snapshot_id {
+        Some(sid) => Some(snapshot(conn, sid)?),
+        None => None,
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, kind, params, state, policy_decision, decided_by, decided_at, decision_note, result, error,
+                executed_at, created_at
+         FROM actions WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let actions = stmt
+        .query_map([id.0], |r| {
+            Ok(RunActionRecord {
+                id: ActionId(r.get(0)?),
+                kind: r.get(1)?,
+                params: json_column(r.get(2)?).unwrap_or(Value::Null),
+                state: r.get(3)?,
+                policy_decision: json_column(r.get(4)?),
+                decided_by: r.get(5)?,
+                decided_at: r.get(6)?,
+                decision_note: r.get(7)?,
+                result: json_column(r.get(8)?),
+                error: r.get(9)?,
+                executed_at: r.get(10)?,
+                created_at: r.get(11)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RunDetail {
+        run,
+        attempts,
+        snapshot,
+        actions,
+    })
 }
