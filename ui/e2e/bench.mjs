@@ -43,8 +43,32 @@ async function countConversations(call) {
   return count;
 }
 
-/** Scroll `selector` from top to bottom at `pxPerFrame`, recording the intervals between frames. */
-async function scrollFrames(page, selector, { pxPerFrame = 60, maxFrames = 900, direction = 1 } = {}) {
+/** Chromium's own count of the main thread's work (seconds), through the DevTools protocol. */
+async function mainThreadSeconds(cdp) {
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  const get = (name) => metrics.find((m) => m.name === name)?.value ?? 0;
+  return { task: get("TaskDuration"), script: get("ScriptDuration"), layout: get("LayoutDuration") + get("RecalcStyleDuration") };
+}
+
+/**
+ * Scroll `selector` from top to bottom at `pxPerFrame`, recording the intervals between frames
+ * and the main thread's work per frame (less sensitive than the intervals to a busy machine).
+ */
+async function scrollFrames(page, selector, options) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Performance.enable");
+  const before = await mainThreadSeconds(cdp);
+  const result = await scrollOnly(page, selector, options);
+  const after = await mainThreadSeconds(cdp);
+  const frames = Math.max(1, result.intervals.length);
+  result.busyPerFrame = ((after.task - before.task) * 1000) / frames;
+  result.scriptPerFrame = ((after.script - before.script) * 1000) / frames;
+  result.layoutPerFrame = ((after.layout - before.layout) * 1000) / frames;
+  await cdp.detach();
+  return result;
+}
+
+async function scrollOnly(page, selector, { pxPerFrame = 60, maxFrames = 900, direction = 1 } = {}) {
   return page.evaluate(
     ({ selector, pxPerFrame, maxFrames, direction }) =>
       new Promise((resolve) => {
@@ -68,6 +92,7 @@ async function scrollFrames(page, selector, { pxPerFrame = 60, maxFrames = 900, 
   );
 }
 
+console.log(`machine: ${(await import("node:os")).cpus().length} cores, load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 const stack = await startStack({ llmMode: "bench", llmDelayMs: 0, quietMs: 1500 });
 const call = api(stack.base);
 const browser = await launchBrowser();
@@ -168,6 +193,8 @@ try {
   report("inbox: scroll frame interval p95", pct(inboxScroll.intervals, 95));
   report("inbox: scroll frame interval p99", pct(inboxScroll.intervals, 99));
   report("inbox: frames measured", inboxScroll.intervals.length, "");
+  report("inbox: main-thread work per frame (all tasks)", inboxScroll.busyPerFrame);
+  report("inbox:   of which script / style+layout", `${fmt(inboxScroll.scriptPerFrame)} / ${fmt(inboxScroll.layoutPerFrame)}`, "ms");
 
   // --- Thread: first render of the newest page, then every older page, then scroll.
   const firstThread = [];
@@ -209,6 +236,8 @@ try {
   report("thread: scroll frame interval p95", pct(threadScroll.intervals, 95));
   report("thread: scroll frame interval p99", pct(threadScroll.intervals, 99));
   report("thread: frames measured", threadScroll.intervals.length, "");
+  report("thread: main-thread work per frame (all tasks)", threadScroll.busyPerFrame);
+  report("thread:   of which script / style+layout", `${fmt(threadScroll.scriptPerFrame)} / ${fmt(threadScroll.layoutPerFrame)}`, "ms");
   await context.close();
 } finally {
   await browser.close();

@@ -9,6 +9,8 @@ let browser;
 let call;
 /** The engine's routes, to tell an assertion on a missing endpoint from a failure. */
 let routes = new Set();
+/** Does approving take edited parameters (a request body) in this engine? */
+let approveTakesEdits = false;
 
 const has = (method, path) => routes.has(`${method} ${path}`);
 
@@ -20,6 +22,7 @@ before(async () => {
   for (const [path, ops] of Object.entries(doc.paths ?? {})) {
     for (const method of Object.keys(ops)) routes.add(`${method.toUpperCase()} ${path}`);
   }
+  approveTakesEdits = Boolean(doc.paths?.["/api/actions/{id}/approve"]?.post?.requestBody);
   browser = await launchBrowser();
 });
 
@@ -93,9 +96,7 @@ describe("the operator console", { timeout: 150_000 }, () => {
 
       // With an engine that takes edited parameters, what went out is the edit.
       const text = await sent.locator(".text").textContent();
-      if (has("POST", "/api/actions/{id}/approve") && routes.has("GET /api/runs/{id}")) {
-        assert.equal(text, edited);
-      }
+      if (approveTakesEdits) assert.equal(text, edited);
       assert.deepEqual(pageErrors(errors), []);
     } finally {
       await context.close();

@@ -1,6 +1,7 @@
 // What every browser scenario needs: the fake model, a real `switchboard serve` on loopback with
 // the sandbox and the built console, and Debian's chromium driven by playwright-core.
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,12 +22,25 @@ export const CHROMIUM_FLAGS = [
   "--disable-quic",
 ];
 
+/** A free loopback port (the engine builds its webhook URL from the address it is given). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Start the fake model and the engine; resolves once the engine listens. */
 export async function startStack({ llmDelayMs = 45, llmMode = "demo", quietMs = 300, env = {} } = {}) {
   const llm = await startFakeLlm({ delayMs: llmDelayMs, mode: llmMode });
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
   const providers = `[{name="fake", kind="openai_compatible", base_url="${llm.url}", model="fake-gpt", json_schema=true, price_in_per_mtok=0.15, price_out_per_mtok=0.6}]`;
-  const child = spawn(BIN, ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"], {
+  const port = await freePort();
+  const child = spawn(BIN, ["serve", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`], {
     env: {
       ...process.env,
       SWITCHBOARD_API_TOKEN: TOKEN,

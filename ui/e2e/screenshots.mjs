@@ -61,11 +61,48 @@ try {
   }
   const rosa = (await call("GET", "/api/escalations?state=open")).items.find((e) => e.conversation_id === byName("Rosa Martínez").id);
   if (rosa) await call("POST", `/api/escalations/${rosa.id}/takeover`);
+  await call("POST", `/api/conversations/${byName("Rosa Martínez").id}/messages`, {
+    text: "Hola Rosa, soy Ana del equipo. Ya vi el cobro duplicado del pedido #4821 y lo estoy revisando con el banco.",
+  }).catch((err) => console.warn(`composer: ${err.message}`));
   // Let the sandbox report delivery of what was approved.
   await new Promise((r) => setTimeout(r, 2500));
 
   const { page, context } = await openConsole(browser, stack.base);
   await page.getByText("Connected").waitFor();
+
+  // A customer's photo, drawn in the page and sent through the sandbox like a real file.
+  const photo = await page.evaluate(() => {
+    const c = document.createElement("canvas");
+    c.width = 480;
+    c.height = 320;
+    const g = c.getContext("2d");
+    g.fillStyle = "#e8e2d6";
+    g.fillRect(0, 0, 480, 320);
+    g.fillStyle = "#b98a52";
+    g.beginPath();
+    g.moveTo(110, 120); g.lineTo(250, 80); g.lineTo(380, 120); g.lineTo(380, 260); g.lineTo(110, 260);
+    g.closePath();
+    g.fill();
+    g.fillStyle = "#a0733f";
+    g.fillRect(110, 120, 270, 30);
+    g.strokeStyle = "#5b3b16";
+    g.lineWidth = 5;
+    g.beginPath();
+    g.moveTo(200, 150); g.lineTo(230, 200); g.lineTo(210, 235); g.lineTo(245, 260);
+    g.stroke();
+    g.fillStyle = "#ffffff";
+    g.fillRect(290, 170, 70, 40);
+    g.fillStyle = "#333";
+    g.font = "14px sans-serif";
+    g.fillText("#4821", 300, 196);
+    return c.toDataURL("image/png").replace(/^data:[^,]*,/, "");
+  });
+  await call("POST", "/api/sandbox/messages", {
+    from: "5216671234567",
+    name: "Mariana López",
+    text: "Así llegó la caja 😞",
+    media: { mime_type: "image/png", data_base64: photo, filename: "caja.png" },
+  }).catch((err) => console.warn(`sandbox media: ${err.message}`));
 
   await page.locator("a.item").first().waitFor();
   await shot(page, "inbox");
@@ -92,6 +129,18 @@ try {
   await panel.getByLabel("Message").fill("Perfecto. ¿Y mi pedido anterior, el 4790, ya salió?");
   await shot(page, "sandbox-panel");
   await panel.getByRole("button", { name: "Close the sandbox panel" }).click();
+
+  // Taken over: the operator writes from the composer.
+  await page.locator("a.item", { hasText: "Rosa Martínez" }).click();
+  await page.getByRole("heading", { name: "Rosa Martínez" }).waitFor();
+  await page.waitForTimeout(600);
+  await shot(page, "takeover");
+
+  // Media from the customer, fetched with the operator's token.
+  await page.locator("a.item", { hasText: "Mariana López" }).click();
+  await page.getByRole("heading", { name: "Mariana López" }).waitFor();
+  await page.locator("figure.media img").waitFor({ timeout: 10_000 }).catch(() => console.warn("no image shown"));
+  await shot(page, "media");
 
   await page.goto(`${stack.base}/#/approvals`);
   await page.locator("article.queue-card").first().waitFor();
@@ -123,6 +172,12 @@ try {
   await page.waitForTimeout(800);
   await shot(page, "settings");
 
+  // The console follows the system language: Spanish.
+  const es = await openConsole(browser, stack.base, { locale: "es-MX" });
+  await es.page.locator("a.item").first().waitFor();
+  await shot(es.page, "inbox-es");
+  await es.context.close();
+
   // The streaming draft, captured mid-answer with a slow model.
   await context.close();
   await stack.stop();
@@ -138,10 +193,6 @@ try {
   await until(async () => ((await draft.textContent()) ?? "").includes("Monterrey"), { what: "a draft mid-way" });
   await shot(view.page, "live-draft");
 
-  // The console follows the language: Spanish.
-  const es = await openConsole(browser, slow.base, { locale: "es-MX" });
-  await es.page.locator("a.item").first().waitFor();
-  await shot(es.page, "inbox-es");
   await slow.stop();
 } finally {
   await browser.close();

@@ -427,6 +427,8 @@ export interface WhatsappInfo {
   waba_id?: string | null;
   api_version?: string | null;
   webhook_url?: string | null;
+  /** False for a loopback or private address Meta cannot reach. */
+  webhook_url_is_public?: boolean;
   verify_token_present?: boolean;
   verify_token_set?: boolean;
   access_token_present?: boolean;

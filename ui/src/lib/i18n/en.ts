@@ -487,6 +487,7 @@ export const en = {
   "sandbox.attached": "Attached: {name}",
   "sandbox.remove_file": "Remove the file",
   "sandbox.too_big": "The file is too big for the sandbox (12 MB at most).",
+  "settings.wa_webhook_local": "Meta cannot reach this address: set server.public_url to the public one.",
 } as const;
 
 export type MessageKey = keyof typeof en;

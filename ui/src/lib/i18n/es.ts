@@ -144,9 +144,9 @@ export const es: Dictionary = {
   "banner.lost": "Se perdió la conexión con el motor.",
   "banner.reconnecting": "Reconectando con el motor…",
   "banner.detail": "Se reintenta solo; lo que ve puede estar desactualizado hasta que vuelva.",
-  "strip.sandbox": "Sandbox:",
+  "strip.sandbox": "Entorno de pruebas:",
   "strip.demo": "Demo sin conexión:",
-  "strip.both": "Sandbox · demo sin conexión:",
+  "strip.both": "Entorno de pruebas · demo sin conexión:",
   "strip.sandbox_detail": "los clientes son simulados y nada llega a WhatsApp.",
   "strip.demo_detail": "las respuestas vienen del modelo local pequeño.",
   "sandbox.open": "Escribir como cliente",
@@ -488,4 +488,5 @@ export const es: Dictionary = {
   "sandbox.attached": "Adjunto: {name}",
   "sandbox.remove_file": "Quitar el archivo",
   "sandbox.too_big": "El archivo es demasiado grande para el sandbox (12 MB como máximo).",
+  "settings.wa_webhook_local": "Meta no puede llegar a esta dirección: configure server.public_url con la pública.",
 };

@@ -488,4 +488,5 @@ export const ptBR: Dictionary = {
   "sandbox.attached": "Anexado: {name}",
   "sandbox.remove_file": "Remover o arquivo",
   "sandbox.too_big": "O arquivo é grande demais para o sandbox (no máximo 12 MB).",
+  "settings.wa_webhook_local": "A Meta não alcança este endereço: defina server.public_url com o público.",
 };
