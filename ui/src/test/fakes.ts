@@ -23,6 +23,11 @@ export class FakeClient implements EngineClient {
     return (await handler(body, path)) as T;
   }
 
+  async requestText(path: string): Promise<string> {
+    const body = await this.request<unknown>("GET", path);
+    return typeof body === "string" ? body : JSON.stringify(body);
+  }
+
   subscribe(onEvent: (event: EngineEvent) => void, onState: (state: StreamState) => void): () => void {
     this.onEvent = onEvent;
     this.onState = onState;

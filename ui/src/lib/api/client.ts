@@ -20,8 +20,10 @@ export type StreamState = "connecting" | "open" | "reconnecting" | "unauthorized
 export interface EngineClient {
   readonly kind: "tauri" | "http";
   request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
-  /** Binary GET (media, exports). Absent where bytes cannot travel (the window's IPC). */
+  /** Binary GET (media). Absent where bytes cannot travel (the window's IPC). */
   requestBlob?(path: string): Promise<Blob>;
+  /** A GET answered with text that is not one JSON value (CSV, JSON lines). */
+  requestText(path: string): Promise<string>;
   /** Start receiving events; returns the function that stops it. */
   subscribe(onEvent: (event: EngineEvent) => void, onState: (state: StreamState) => void): () => void;
 }

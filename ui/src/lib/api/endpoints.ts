@@ -123,8 +123,10 @@ export function createApi(client: EngineClient) {
     audit: (filter: AuditFilter & { cursor?: string | null; limit?: number } = {}) =>
       get<Page<AuditRecord>>(`/api/audit${query({ ...filter })}`),
     auditVerify: () => get<AuditVerification>("/api/audit/verify"),
-    auditExport: (format: "jsonl" | "csv", filter: AuditFilter = {}) =>
-      blob(`/api/audit/export${query({ format, ...filter })}`),
+    auditExport: async (format: "jsonl" | "csv", filter: AuditFilter = {}) => {
+      const text = await client.requestText(`/api/audit/export${query({ format, ...filter })}`);
+      return new Blob([text], { type: format === "csv" ? "text/csv" : "application/x-ndjson" });
+    },
 
     metrics: (days: number) => get<Metrics>(`/api/metrics${query({ days })}`),
 

@@ -145,5 +145,9 @@ export function createHttpClient(options: Partial<HttpClientOptions> & { baseUrl
     };
   }
 
-  return { kind: "http", request, requestBlob, subscribe };
+  async function requestText(path: string): Promise<string> {
+    return (await requestBlob(path)).text();
+  }
+
+  return { kind: "http", request, requestBlob, requestText, subscribe };
 }

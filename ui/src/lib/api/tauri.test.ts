@@ -110,3 +110,18 @@ describe("Tauri client", () => {
     expect(attempts).toBe(3);
   });
 });
+
+describe("text answers through the window's IPC", () => {
+  it("hands back a CSV or JSON-lines export as text", async () => {
+    const invoke = (async (_cmd: string, args?: Record<string, unknown>) => {
+      const path = (args?.request as { path: string }).path;
+      return { status: 200, body: path.includes("csv") ? "id,kind\n1,action.approved\n" : { id: 1 } };
+    }) as InvokeFn;
+    const client = createTauriClient({
+      invoke,
+      createChannel: () => ({ onmessage: () => {} }),
+    });
+    expect(await client.requestText("/api/audit/export?format=csv")).toBe("id,kind\n1,action.approved\n");
+    expect(await client.requestText("/api/audit/export?format=jsonl")).toBe('{"id":1}');
+  });
+});

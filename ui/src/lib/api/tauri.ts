@@ -99,5 +99,12 @@ export function createTauriClient(options: Partial<TauriClientOptions> = {}): En
     };
   }
 
-  return { kind: "tauri", request, subscribe };
+  /** The command hands back a body that is not JSON as a string (CSV, JSON lines). */
+  async function requestText(path: string): Promise<string> {
+    const body = await request<unknown>("GET", path);
+    if (typeof body === "string") return body;
+    return body === null || body === undefined ? "" : JSON.stringify(body);
+  }
+
+  return { kind: "tauri", request, requestText, subscribe };
 }

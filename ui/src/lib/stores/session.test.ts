@@ -63,3 +63,25 @@ describe("Session", () => {
     expect(client.unsubscribed).toBe(true);
   });
 });
+
+describe("roles", () => {
+  it("ranks agent < supervisor < owner, and trusts the engine token as the owner", async () => {
+    const { roleAtLeast } = await import("./session.svelte");
+    expect(roleAtLeast("agent", "agent")).toBe(true);
+    expect(roleAtLeast("agent", "supervisor")).toBe(false);
+    expect(roleAtLeast("supervisor", "agent")).toBe(true);
+    expect(roleAtLeast("owner", "supervisor")).toBe(true);
+
+    const agent = new FakeClient({
+      "GET /api/health": () => health,
+      "GET /api/me": () => ({ operator_id: 3, name: "Ana", role: "agent", label: "operator:3:Ana" }),
+    });
+    const s = new Session({ client: agent, initialToken: "t" });
+    expect(s.can("owner")).toBe(true);
+    s.start();
+    await waitFor(() => s.me !== null);
+    expect(s.can("agent")).toBe(true);
+    expect(s.can("supervisor")).toBe(false);
+    s.stop();
+  });
+});
