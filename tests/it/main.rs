@@ -4,13 +4,17 @@ mod fake_llm;
 mod support;
 
 mod api;
+mod audit;
 mod cli;
 mod config_doc;
 mod custom_actions;
 #[cfg(feature = "desktop")]
 mod desktop;
+mod metrics;
 mod pipeline;
+mod settings;
 mod replay;
 mod store;
+mod tasks;
 mod streaming;
 mod webhook;

@@ -234,6 +234,12 @@ pub struct Task {
     /// `open`, `done` or `cancelled`.
     pub state: String,
     pub created_at: String,
+    pub description: Option<String>,
+    /// The action that created it, when the model did.
+    pub action_id: Option<i64>,
+    /// `pipeline` (an action of the model), or the label of the operator who created it.
+    pub created_by: String,
+    pub completed_at: Option<String>,
 }
 
 impl From<model::Task> for Task {
@@ -247,6 +253,10 @@ impl From<model::Task> for Task {
             priority: t.priority.to_string(),
             state: t.state.to_string(),
             created_at: to_rfc3339(t.created_at),
+            description: t.description,
+            action_id: t.action_id.map(|a| a.0),
+            created_by: t.created_by,
+            completed_at: t.completed_at.map(to_rfc3339),
         }
     }
 }
@@ -554,3 +564,449 @@ impl From<switchboard_engine::replay::Replay> for ReplayResult {
         }
     }
 }
+
+// ---- Settings, knowledge, templates, providers, WhatsApp, tasks and metrics ----
+
+/// Deserializes a field that may be absent (leave as is), `null` (clear) or a value (set).
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// One editable context layer as runs use it.
+#[derive(Serialize, ToSchema)]
+pub struct LayerSetting {
+    /// `system` or `domain`.
+    pub layer: String,
+    /// 0 while the built-in default is in force.
+    pub version: i64,
+    pub content: String,
+    /// Who saved this version; null for the built-in default.
+    pub author: Option<String>,
+    pub created_at: Option<String>,
+    /// Estimated tokens of `content`…
+    pub tokens: u32,
+    /// …against the layer's budget (`pipeline.budget_system` / `budget_domain`): runs
+    /// truncate a layer over its budget.
+    pub budget: u32,
+}
+
+impl From<switchboard_engine::settings::LayerState> for LayerSetting {
+    fn from(l: switchboard_engine::settings::LayerState) -> Self {
+        Self {
+            layer: l.layer.as_str().into(),
+            version: l.version,
+            content: l.content,
+            author: l.author,
+            created_at: l.created_at.map(to_rfc3339),
+            tokens: l.tokens,
+            budget: l.budget,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LayerSettings {
+    pub system: LayerSetting,
+    pub domain: LayerSetting,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LayerSettingVersions {
+    pub layer: String,
+    /// Newest first, each with its content.
+    pub versions: Vec<LayerSetting>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LayerSettingBody {
+    pub content: String,
+    /// The version the editor started from; when another version was saved since, the
+    /// save is refused with 409 instead of overwriting it.
+    #[serde(default)]
+    pub base_version: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KnowledgeDocument {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<switchboard_engine::knowledge::Document> for KnowledgeDocument {
+    fn from(d: switchboard_engine::knowledge::Document) -> Self {
+        Self {
+            id: d.id.0,
+            title: d.title,
+            body: d.body,
+            tags: d.tags,
+            created_at: to_rfc3339(d.created_at),
+            updated_at: to_rfc3339(d.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct KnowledgeBody {
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Template {
+    /// Lowercase letters, digits and underscores, as in Meta's template manager.
+    pub name: String,
+    /// e.g. `en_US`, `es_MX`, `pt_BR`.
+    pub language: String,
+    /// `MARKETING`, `UTILITY` or `AUTHENTICATION`.
+    pub category: String,
+    /// Meta's component objects (`[{"type": "BODY", "text": "Hi {{1}}"}]`).
+    pub components: serde_json::Value,
+    /// `approved`, `paused`, `disabled`, `pending` or `rejected`; runs offer approved ones.
+    pub status: String,
+    /// How many parameters a send must fill: the distinct placeholders in the components.
+    pub parameters: usize,
+}
+
+impl From<switchboard_engine::settings::Template> for Template {
+    fn from(t: switchboard_engine::settings::Template) -> Self {
+        Self {
+            parameters: switchboard_engine::settings::template_parameters(&t.components),
+            name: t.name,
+            language: t.language,
+            category: t.category,
+            components: t.components,
+            status: t.status,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateList {
+    pub items: Vec<Template>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TemplateBody {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    #[serde(default = "empty_list")]
+    pub components: serde_json::Value,
+    #[serde(default = "approved")]
+    pub status: String,
+}
+
+fn empty_list() -> serde_json::Value {
+    serde_json::Value::Array(Vec::new())
+}
+
+fn approved() -> String {
+    "approved".into()
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TemplatesBody {
+    /// The whole list: it replaces the configured one.
+    pub templates: Vec<TemplateBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Provider {
+    /// 0 is the primary; the rest are the fallbacks, in order.
+    pub position: usize,
+    pub name: String,
+    /// `openai_compatible`, `anthropic` or `local`.
+    pub kind: String,
+    pub base_url: String,
+    pub model: String,
+    pub json_schema: bool,
+    pub tools: bool,
+    pub json_mode: bool,
+    pub price_in_per_mtok: Option<f64>,
+    pub price_out_per_mtok: Option<f64>,
+    /// Store the key with `PUT /api/secrets/{secret_name}`; null when no key is used.
+    pub secret_name: Option<String>,
+    /// The environment variable that may hold the key instead (headless runs).
+    pub api_key_env: Option<String>,
+    /// Whether a key is stored (never the key itself); null when none is used.
+    pub key_present: Option<bool>,
+    /// False for the built-in offline model used when no provider is configured.
+    pub configured: bool,
+}
+
+impl From<switchboard_engine::connections::ProviderView> for Provider {
+    fn from(p: switchboard_engine::connections::ProviderView) -> Self {
+        use switchboard_core::config::ProviderKind;
+        Self {
+            position: p.position,
+            name: p.name,
+            kind: match p.kind {
+                ProviderKind::OpenaiCompatible => "openai_compatible",
+                ProviderKind::Anthropic => "anthropic",
+                ProviderKind::Local => "local",
+            }
+            .into(),
+            base_url: p.base_url,
+            model: p.model,
+            json_schema: p.json_schema,
+            tools: p.tools,
+            json_mode: p.json_mode,
+            price_in_per_mtok: p.price_in_per_mtok,
+            price_out_per_mtok: p.price_out_per_mtok,
+            secret_name: p.secret_name,
+            api_key_env: p.api_key_env,
+            key_present: p.key_present,
+            configured: p.configured,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderList {
+    /// Primary first. The chain itself is edited in the configuration file.
+    pub items: Vec<Provider>,
+}
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ProbeError {
+    /// Stable: `authentication`, `rate_limited`, `quota_exceeded`, `timeout`, `network`,
+    /// `overloaded`, `configuration`, `graph_error`, `missing_token`, …
+    pub code: String,
+    pub message: String,
+    /// Graph's numeric error code (WhatsApp tests), e.g. 190 for an invalid token.
+    pub graph_code: Option<i64>,
+}
+
+impl From<switchboard_engine::connections::ProbeError> for ProbeError {
+    fn from(e: switchboard_engine::connections::ProbeError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+            graph_code: e.graph_code,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderTest {
+    pub ok: bool,
+    pub provider: String,
+    /// From sending the request to the complete answer (or the failure).
+    pub latency_ms: u64,
+    pub model: Option<String>,
+    /// The start of what the model answered.
+    pub reply: Option<String>,
+    pub tokens_in: Option<u32>,
+    pub tokens_out: Option<u32>,
+    pub error: Option<ProbeError>,
+}
+
+/// A secret's value. Deliberately without `Debug`: it is turned into a masked `Secret` at
+/// once and never echoed.
+#[derive(Deserialize, ToSchema)]
+pub struct SecretBody {
+    pub value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretStored {
+    pub name: String,
+    /// `now` (model keys: the chain is rebuilt) or `after_restart` (WhatsApp credentials).
+    pub applies: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhatsAppStatus {
+    /// `sandbox` or `live`.
+    pub mode: String,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub api_version: String,
+    /// The Graph API in use; in the sandbox, the engine's own local one.
+    pub api_base_url: Option<String>,
+    /// The callback URL to give Meta.
+    pub webhook_url: String,
+    /// False when `server.public_url` is not configured: the URL is then the local
+    /// listener, which Meta cannot reach.
+    pub webhook_url_is_public: bool,
+    pub verify_token_present: bool,
+    pub access_token_present: bool,
+    pub app_secret_present: bool,
+}
+
+impl From<switchboard_engine::connections::WhatsAppView> for WhatsAppStatus {
+    fn from(w: switchboard_engine::connections::WhatsAppView) -> Self {
+        Self {
+            mode: match w.mode {
+                switchboard_engine::ChannelMode::Sandbox => "sandbox".into(),
+                switchboard_engine::ChannelMode::Live => "live".into(),
+            },
+            phone_number_id: w.phone_number_id,
+            waba_id: w.waba_id,
+            api_version: w.api_version,
+            api_base_url: w.api_base_url,
+            webhook_url: w.webhook_url,
+            webhook_url_is_public: w.webhook_url_is_public,
+            verify_token_present: w.verify_token_present,
+            access_token_present: w.access_token_present,
+            app_secret_present: w.app_secret_present,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PhoneNumber {
+    pub id: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality_rating: Option<String>,
+    pub code_verification_status: Option<String>,
+    pub platform_type: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhatsAppTest {
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// What Graph says about the number, when the call worked.
+    pub phone_number: Option<PhoneNumber>,
+    pub error: Option<ProbeError>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewTask {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub conversation_id: Option<i64>,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub due_at: Option<String>,
+    /// `low`, `normal` (default), `high` or `urgent`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// Only the fields present change; `null` clears `assignee`, `description` and `due_at`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct TaskPatch {
+    /// `open`, `done` or `cancelled`.
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<String>>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub due_at: Option<Option<String>>,
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// One calendar day of the dashboard. Shares are null on a day with nothing to divide.
+#[derive(Serialize, ToSchema)]
+pub struct DayMetrics {
+    /// `YYYY-MM-DD` in the business's time zone.
+    pub date: String,
+    /// Customer messages received.
+    pub inbound_messages: i64,
+    /// Conversations in which the customer wrote.
+    pub conversations: i64,
+    /// Of those, answered by the AI with no escalation and no message written by a person
+    /// that day…
+    pub resolved_without_human: i64,
+    /// …as a share of `conversations`.
+    pub resolved_without_human_share: Option<f64>,
+    /// Of `conversations`, those with an escalation opened that day…
+    pub escalated_conversations: i64,
+    /// …as a share of `conversations`.
+    pub escalation_rate: Option<f64>,
+    /// Every escalation opened that day.
+    pub escalations_opened: i64,
+    /// Proposals an operator decided that day (policy's automatic runs excluded).
+    pub decisions: i64,
+    pub approved_unedited: i64,
+    pub approved_edited: i64,
+    pub rejected: i64,
+    /// `approved_unedited / decisions`.
+    pub approvals_without_edits_share: Option<f64>,
+    /// Customer turns answered (a turn starts with a customer message after a reply).
+    pub replies_measured: i64,
+    /// Customer turns still waiting for a reply.
+    pub unanswered: i64,
+    /// Median time from a customer's turn to the first reply, in milliseconds.
+    pub median_first_reply_ms: Option<i64>,
+    pub model_calls: i64,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    /// USD, from the configured prices; null when no call that day had a price.
+    pub cost_usd: Option<f64>,
+}
+
+fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+impl From<switchboard_engine::metrics::DayMetrics> for DayMetrics {
+    fn from(d: switchboard_engine::metrics::DayMetrics) -> Self {
+        Self {
+            resolved_without_human_share: share(d.resolved_without_human, d.conversations),
+            escalation_rate: share(d.escalated, d.conversations),
+            approvals_without_edits_share: share(d.approved_unedited, d.decisions),
+            date: d.day,
+            inbound_messages: d.inbound_messages,
+            conversations: d.conversations,
+            resolved_without_human: d.resolved_without_human,
+            escalated_conversations: d.escalated,
+            escalations_opened: d.escalations_opened,
+            decisions: d.decisions,
+            approved_unedited: d.approved_unedited,
+            approved_edited: d.approved_edited,
+            rejected: d.rejected,
+            replies_measured: d.replies_measured,
+            unanswered: d.unanswered,
+            median_first_reply_ms: d.median_first_reply_ms,
+            model_calls: d.model_calls,
+            tokens_in: d.tokens_in,
+            tokens_out: d.tokens_out,
+            cost_usd: d.cost,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Metrics {
+    /// The IANA time zone whose calendar days these are (`business.timezone`).
+    pub time_zone: String,
+    /// Oldest first; the last day is today so far.
+    pub days: Vec<DayMetrics>,
+}
+
+impl From<switchboard_engine::metrics::Metrics> for Metrics {
+    fn from(m: switchboard_engine::metrics::Metrics) -> Self {
+        Self {
+            time_zone: m.time_zone,
+            days: m.days.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+page_type!(KnowledgePage of KnowledgeDocument);

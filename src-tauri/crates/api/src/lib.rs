@@ -4,6 +4,7 @@
 //! The router is a function and the server takes its listener and a shutdown signal, so
 //! tests bind port 0 and the desktop shell can call the same router in-process.
 
+mod audit_export;
 mod auth;
 pub mod dto;
 mod error;

@@ -1,32 +1,74 @@
-//! Reading and verifying the audit trail, and the other operator-visible lists.
+//! Reading, exporting and verifying the audit trail, and the settings operators see.
 
 use crate::{Engine, EngineError};
-use switchboard_store::model::{AuditRecord, Page, Task, TaskState};
+use switchboard_core::ids::OperatorId;
+use switchboard_store::model::{AuditRecord, Page};
 use switchboard_store::queries::audit::{self, ChainStatus};
-use switchboard_store::queries::{settings, tasks};
+use switchboard_store::queries::settings;
 
-pub use audit::AuditFilter;
+pub use audit::{AuditFilter, StoredAuditRecord};
+
+/// How many records an export reads per database round trip.
+const EXPORT_BATCH: u32 = 500;
+
+/// The prefix of every actor label of one operator (see [`crate::Actor::label`]).
+pub fn operator_actor_prefix(operator: OperatorId) -> String {
+    format!("operator:{}:", operator.0)
+}
+
+/// Where an export has got to: records after `after`, up to `through` (the newest record
+/// when the export began, so a long download is one consistent prefix of the chain).
+#[derive(Clone, Copy, Debug)]
+pub struct ExportCursor {
+    pub after: i64,
+    pub through: i64,
+}
 
 impl Engine {
     pub async fn audit(&self, filter: AuditFilter) -> Result<Page<AuditRecord>, EngineError> {
         Ok(self.store().read(move |c| audit::list(c, &filter)).await?)
     }
 
+    /// Starts an export: pins the newest record.
+    pub async fn audit_export_start(&self) -> Result<ExportCursor, EngineError> {
+        let through = self
+            .store()
+            .read(|c| {
+                Ok(
+                    c.query_row("SELECT COALESCE(MAX(id), 0) FROM audit_events", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .await?;
+        Ok(ExportCursor { after: 0, through })
+    }
+
+    /// The next batch of an export, oldest first; empty when done.
+    pub async fn audit_export_next(
+        &self,
+        filter: &AuditFilter,
+        cursor: &mut ExportCursor,
+    ) -> Result<Vec<StoredAuditRecord>, EngineError> {
+        if cursor.after >= cursor.through {
+            return Ok(Vec::new());
+        }
+        let filter = filter.clone();
+        let (after, through) = (cursor.after, cursor.through);
+        let batch = self
+            .store()
+            .read(move |c| audit::export_batch(c, &filter, after, through, EXPORT_BATCH))
+            .await?;
+        cursor.after = match batch.last() {
+            Some(last) => last.id,
+            None => through,
+        };
+        Ok(batch)
+    }
+
     /// Walks the whole chain; names the first broken record.
     pub async fn verify_audit(&self) -> Result<ChainStatus, EngineError> {
         Ok(self.store().read(audit::verify).await?)
-    }
-
-    pub async fn tasks(
-        &self,
-        state: Option<TaskState>,
-        cursor: Option<String>,
-        limit: Option<u32>,
-    ) -> Result<Page<Task>, EngineError> {
-        Ok(self
-            .store()
-            .read(move |c| tasks::list(c, state, cursor.as_deref(), limit))
-            .await?)
     }
 
     /// The settings operators see: the effective configuration (which never holds secrets)

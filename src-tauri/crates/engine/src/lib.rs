@@ -5,18 +5,23 @@
 mod actor;
 pub mod approvals;
 pub mod audit;
+pub mod connections;
 pub mod conversations;
 pub mod custom_actions;
 mod error;
 pub mod escalations;
 pub mod health;
 pub mod inbox;
+pub mod knowledge;
 mod live;
+pub mod metrics;
 pub mod outbox;
 pub mod providers;
 pub mod replay;
 pub mod runs;
 pub mod sandbox;
+pub mod settings;
+pub mod tasks;
 
 pub use actor::Actor;
 pub use error::EngineError;

@@ -8,6 +8,7 @@ const SOURCES: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_pipeline_coverage.sql"),
     include_str!("../migrations/0004_snapshot_layers.sql"),
+    include_str!("../migrations/0006_console_reads.sql"),
 ];
 
 pub fn all() -> Migrations<'static> {

@@ -167,6 +167,11 @@ pub struct Task {
     pub priority: TaskPriority,
     pub state: TaskState,
     pub created_at: Timestamp,
+    pub description: Option<String>,
+    /// The action that created it, when the model did.
+    pub action_id: Option<ActionId>,
+    pub created_by: String,
+    pub completed_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -6,13 +6,19 @@ pub(crate) mod conversations;
 pub(crate) mod escalations;
 pub(crate) mod events;
 pub(crate) mod inbox;
+pub(crate) mod knowledge;
+pub(crate) mod metrics;
+pub(crate) mod providers;
 pub(crate) mod runs;
 pub(crate) mod sandbox;
+pub(crate) mod settings;
 pub(crate) mod system;
+pub(crate) mod tasks;
 pub(crate) mod webhooks;
+pub(crate) mod whatsapp;
 
 use crate::ApiState;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 pub(crate) fn api_routes(state: ApiState) -> Router {
@@ -35,8 +41,33 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
         .route("/escalations/{id}/takeover", post(escalations::take_over))
         .route("/escalations/{id}/handback", post(escalations::hand_back))
         .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .route("/audit/verify", get(audit::verify))
-        .route("/tasks", get(audit::tasks))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::one).patch(tasks::update))
+        .route("/metrics", get(metrics::daily))
+        .route("/context-layers", get(settings::layers))
+        .route("/context-layers/{layer}", put(settings::put_layer))
+        .route(
+            "/context-layers/{layer}/versions",
+            get(settings::layer_versions),
+        )
+        .route(
+            "/templates",
+            get(settings::templates).put(settings::put_templates),
+        )
+        .route("/knowledge", get(knowledge::list).post(knowledge::create))
+        .route(
+            "/knowledge/{id}",
+            get(knowledge::one)
+                .put(knowledge::update)
+                .delete(knowledge::delete),
+        )
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}/test", post(providers::test))
+        .route("/secrets/{name}", put(providers::put_secret))
+        .route("/whatsapp", get(whatsapp::status))
+        .route("/whatsapp/test", post(whatsapp::test))
         .route("/inbox/failed", get(inbox::failed))
         .route("/sandbox/messages", post(sandbox::customer_writes))
         .with_state(state)
@@ -54,6 +85,10 @@ pub(crate) fn webhook_routes(state: ApiState) -> Router {
         .route(
             "/sandbox/graph/{version}/{phone_number_id}/messages",
             post(sandbox::graph_send),
+        )
+        .route(
+            "/sandbox/graph/{version}/{phone_number_id}",
+            get(whatsapp::sandbox_phone_number),
         )
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)

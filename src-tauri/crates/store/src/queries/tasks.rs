@@ -1,11 +1,12 @@
 use super::clamp_limit;
 use crate::model::{Page, Task, TaskPriority, TaskState};
 use crate::StoreError;
-use rusqlite::{params, Connection, Row};
-use switchboard_core::ids::{ConversationId, TaskId};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use switchboard_core::ids::{ActionId, ConversationId, TaskId};
 use switchboard_core::Timestamp;
 
-const COLUMNS: &str = "id, conversation_id, title, assignee, due_at, priority, state, created_at";
+const COLUMNS: &str = "id, conversation_id, title, assignee, due_at, priority, state, created_at, \
+     description, action_id, created_by, completed_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
     Ok(Task {
@@ -17,22 +18,52 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
         priority: row.get(5)?,
         state: row.get(6)?,
         created_at: row.get(7)?,
+        description: row.get(8)?,
+        action_id: row.get::<_, Option<i64>>(9)?.map(ActionId),
+        created_by: row.get(10)?,
+        completed_at: row.get(11)?,
     })
 }
 
-pub fn list(
-    conn: &Connection,
-    state: Option<TaskState>,
-    cursor: Option<&str>,
-    limit: Option<u32>,
-) -> Result<Page<Task>, StoreError> {
-    let limit = clamp_limit(limit);
-    let after: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    pub state: Option<TaskState>,
+    pub assignee: Option<String>,
+    /// Only tasks nobody is assigned to (wins over `assignee`).
+    pub unassigned: bool,
+    pub conversation_id: Option<ConversationId>,
+    pub priority: Option<TaskPriority>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Oldest first; the cursor is the id of the last task returned.
+pub fn list(conn: &Connection, filter: &TaskFilter) -> Result<Page<Task>, StoreError> {
+    let limit = clamp_limit(filter.limit);
+    let after: i64 = filter
+        .cursor
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE (?1 IS NULL OR state = ?1) AND id > ?2 ORDER BY id LIMIT ?3"
+        "SELECT {COLUMNS} FROM tasks
+         WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR assignee = ?2) AND (?3 = 0 OR assignee IS NULL)
+           AND (?4 IS NULL OR conversation_id = ?4) AND (?5 IS NULL OR priority = ?5) AND id > ?6
+         ORDER BY id LIMIT ?7"
     ))?;
     let mut items = stmt
-        .query_map(params![state, after, limit + 1], from_row)?
+        .query_map(
+            params![
+                filter.state,
+                filter.assignee,
+                filter.unassigned,
+                filter.conversation_id.map(|c| c.0),
+                filter.priority,
+                after,
+                limit + 1
+            ],
+            from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
@@ -41,6 +72,19 @@ pub fn list(
         None
     };
     Ok(Page { items, next_cursor })
+}
+
+pub fn get(conn: &Connection, id: TaskId) -> Result<Task, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
+        [id.0],
+        from_row,
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound {
+        what: "task",
+        id: id.0,
+    })
 }
 
 pub struct NewTask<'a> {
@@ -67,4 +111,60 @@ pub fn insert(conn: &Connection, task: &NewTask<'_>, now: Timestamp) -> Result<T
         ],
     )?;
     Ok(TaskId(conn.last_insert_rowid()))
+}
+
+/// Sets the description of a task just inserted (operators' tasks carry one).
+pub fn set_description(
+    conn: &Connection,
+    id: TaskId,
+    description: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE tasks SET description = ?2 WHERE id = ?1",
+        params![id.0, description],
+    )?;
+    Ok(())
+}
+
+/// A change to a task; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TaskChange {
+    pub state: Option<TaskState>,
+    /// `Some(None)` unassigns.
+    pub assignee: Option<Option<String>>,
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub due_at: Option<Option<Timestamp>>,
+    pub priority: Option<TaskPriority>,
+}
+
+/// Applies `change`; `completed_at` follows the state (set when done, cleared when reopened).
+pub fn update(
+    conn: &Connection,
+    id: TaskId,
+    change: &TaskChange,
+    now: Timestamp,
+) -> Result<Task, StoreError> {
+    let before = get(conn, id)?;
+    let state = change.state.unwrap_or(before.state);
+    let completed_at = match (before.state, state) {
+        (old, TaskState::Done) if old != TaskState::Done => Some(now),
+        (_, TaskState::Done) => before.completed_at,
+        _ => None,
+    };
+    conn.execute(
+        "UPDATE tasks SET state = ?2, assignee = ?3, title = ?4, description = ?5, due_at = ?6,
+                          priority = ?7, completed_at = ?8 WHERE id = ?1",
+        params![
+            id.0,
+            state,
+            change.assignee.clone().unwrap_or(before.assignee),
+            change.title.clone().unwrap_or(before.title),
+            change.description.clone().unwrap_or(before.description),
+            change.due_at.unwrap_or(before.due_at),
+            change.priority.unwrap_or(before.priority),
+            completed_at
+        ],
+    )?;
+    get(conn, id)
 }

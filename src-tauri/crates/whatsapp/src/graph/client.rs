@@ -21,7 +21,8 @@ use thiserror::Error;
 
 use super::types::{
     messages_url, parse_graph_response, BackoffKind, BuildError, GraphCallError, GraphError,
-    MarkRead, NoRetryReason, RetryDecision, SendMessage, SendMessageResponse, SuccessResponse,
+    MarkRead, NoRetryReason, PhoneNumberInfo, RetryDecision, SendMessage, SendMessageResponse,
+    SuccessResponse,
 };
 
 pub use super::download::{DownloadedMedia, MediaError, SizeSource};
@@ -316,6 +317,33 @@ impl GraphClient {
     pub async fn send_status(&self, body: &MarkRead) -> Result<SuccessResponse, SendError> {
         let (_, response) = self.post_json(&self.messages_url, body).await?;
         Ok(response)
+    }
+
+    /// `GET /{version}/{phone-number-id}`: the number's name, quality and verification. A
+    /// cheap, side-effect-free check that the token, the id and the version work together.
+    pub async fn phone_number(&self) -> Result<PhoneNumberInfo, SendError> {
+        // The same shape as a media lookup: `{base}/{version}/{id}`, the base's path kept.
+        let url = Url::parse(&self.lookup_url(&self.phone_number_id)).map_err(|e| {
+            SendError::Network {
+                detail: format!("cannot build the phone number URL: {e}"),
+            }
+        })?;
+        let response = self
+            .get(url)
+            .timeout(self.timeouts.request)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES).await?;
+        let info: PhoneNumberInfo = self.decode(status, &bytes)?;
+        if info.id.is_none() && info.display_phone_number.is_none() {
+            return Err(SendError::Undecodable {
+                status,
+                body_excerpt: self.excerpt(&bytes),
+            });
+        }
+        Ok(info)
     }
 
     pub(crate) fn lookup_url(&self, media_id: &str) -> String {

@@ -20,8 +20,8 @@ pub use request::{
     TextBody, TypingIndicator, LIMITS,
 };
 pub use response::{
-    parse_graph_response, GraphCallError, SendMessageResponse, SentContact, SentMessage,
-    SuccessResponse,
+    parse_graph_response, GraphCallError, PhoneNumberInfo, SendMessageResponse, SentContact,
+    SentMessage, SuccessResponse,
 };
 
 /// The Graph API version the fixtures were written against. Keep it configurable: payloads

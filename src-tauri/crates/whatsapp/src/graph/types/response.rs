@@ -61,6 +61,31 @@ pub struct SuccessResponse {
     pub success: bool,
 }
 
+/// `GET /{version}/{phone-number-id}`: the business number as Meta knows it. Every field is
+/// optional because Meta adds and drops fields between versions; an answer with neither an
+/// id nor a display number is not this object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PhoneNumberInfo {
+    /// The phone number id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// As shown to customers, e.g. `+1 555-0100`.
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    /// The business name Meta approved for the number.
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+    /// `VERIFIED`, `NOT_VERIFIED`, `EXPIRED`, …
+    #[serde(default)]
+    pub code_verification_status: Option<String>,
+    /// `CLOUD_API` for a number served by the Cloud API.
+    #[serde(default)]
+    pub platform_type: Option<String>,
+}
+
 /// A Graph call that did not produce the expected success body.
 #[derive(Debug, Error)]
 pub enum GraphCallError {
