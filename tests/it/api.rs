@@ -273,22 +273,27 @@ async fn approve_and_reject_decide_once_and_are_audited() {
         .send()
         .await
         .unwrap();
-    assert_eq!(approved.status(), 200);
-    let approved: Value = approved.json().await.unwrap();
     // The seeded customer wrote in 2023: the window is closed, so the free-form reply is
-    // refused before any call to WhatsApp, and the error says a template is needed.
-    assert_eq!(approved["state"], "failed");
+    // not sent: it goes stale (replaced by a template proposal, or escalated when no
+    // template is configured, as here) and the approval says why.
+    assert_eq!(approved.status(), 409);
+    let approved: Value = approved.json().await.unwrap();
     assert!(
-        approved["error"]
+        approved["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("template is needed"),
+            .contains("24-hour window closed"),
         "{approved}"
     );
-    assert_eq!(
-        approved["decided_by"], "operator:owner",
-        "decisions are attributed"
-    );
+    let stale: Value = server
+        .get(&format!("/api/actions/{action}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stale["state"], "stale");
 
     let again = server
         .post(&format!("/api/actions/{action}/approve"))
@@ -338,8 +343,8 @@ async fn approve_and_reject_decide_once_and_are_audited() {
         .collect();
     assert_eq!(
         kinds,
-        ["action.failed", "action.approved"],
-        "the decision and the execution's outcome are both audited, newest first"
+        ["action.stale"],
+        "the reply going stale is audited (the conversation's escalation was already open)"
     );
     let verify: Value = server
         .get("/api/audit/verify")

@@ -4,6 +4,7 @@ mod fake_llm;
 mod support;
 
 mod api;
+mod approvals;
 mod audit;
 mod cli;
 mod config_doc;
@@ -14,7 +15,9 @@ mod metrics;
 mod pipeline;
 mod settings;
 mod replay;
+mod roles;
 mod store;
 mod tasks;
 mod streaming;
+mod takeover;
 mod webhook;

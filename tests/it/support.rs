@@ -240,3 +240,55 @@ impl SseClient {
         }
     }
 }
+
+impl TestServer {
+    /// A server on `dir` (an earlier server's, to test a restart) with the given clock.
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        config: Config,
+        secrets: MemorySecrets,
+        clock: Arc<dyn switchboard_core::Clock>,
+    ) -> TestServer {
+        let engine = Engine::start(EngineOptions {
+            config,
+            data_dir: dir.path().to_path_buf(),
+            secrets: Arc::new(secrets),
+            clock,
+        })
+        .expect("engine starts");
+        let app = switchboard_api::router(engine.clone(), ApiAuth::new(Secret::new(TOKEN)), None);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(switchboard_api::serve(listener, app, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            engine,
+            base,
+            client: reqwest::Client::new(),
+            _dir: dir,
+            _shutdown: tx,
+        }
+    }
+
+    /// Stops the server and gives back its data directory, for a restart on it.
+    pub fn stop(self) -> tempfile::TempDir {
+        let TestServer { _dir, .. } = self;
+        _dir
+    }
+
+    /// A request with another bearer token (an operator's).
+    pub fn request_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+    }
+}

@@ -137,6 +137,12 @@ pub struct Action {
     pub decided_at: Option<String>,
     /// Why execution failed, when it did.
     pub error: Option<String>,
+    /// The model's parameters, when an operator edited them before approving.
+    pub original_params: Option<serde_json::Value>,
+    /// The edit: `{"json_patch": [RFC 6902 operations], "text_diff": "[-old-]{+new+}" | null}`.
+    pub edit_diff: Option<serde_json::Value>,
+    /// The stale proposal this one replaces (a template for a reply whose window closed).
+    pub replaces_action_id: Option<i64>,
 }
 
 impl From<model::Action> for Action {
@@ -155,6 +161,9 @@ impl From<model::Action> for Action {
             created_at: to_rfc3339(a.created_at),
             decided_at: a.decided_at.map(to_rfc3339),
             error: a.error,
+            original_params: a.original_params,
+            edit_diff: a.edit_diff,
+            replaces_action_id: a.replaces_action_id.map(|r| r.0),
         }
     }
 }

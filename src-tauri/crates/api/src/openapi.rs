@@ -21,6 +21,19 @@ use utoipa::{Modify, OpenApi};
         crate::routes::actions::one,
         crate::routes::actions::approve,
         crate::routes::actions::reject,
+        crate::routes::actions::retry,
+        crate::routes::compose::take_over,
+        crate::routes::compose::hand_back,
+        crate::routes::compose::escalate,
+        crate::routes::compose::send,
+        crate::routes::operators::me,
+        crate::routes::operators::list,
+        crate::routes::operators::create,
+        crate::routes::operators::update,
+        crate::routes::operators::rotate_token,
+        crate::routes::policies::current,
+        crate::routes::policies::replace,
+        crate::routes::policies::versions,
         crate::routes::escalations::list,
         crate::routes::runs::one,
         crate::routes::runs::replay,
@@ -55,7 +68,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::sandbox::customer_writes,
     ),
     components(schemas(dto::Health, crate::ErrorBody, switchboard_core::Event)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &MinimumRoles),
     security(("bearer" = [])),
 )]
 struct ApiDoc;
@@ -69,6 +82,38 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Each `/api` operation states the least role it needs, from `routes::ROUTE_ROLES`.
+struct MinimumRoles;
+
+impl Modify for MinimumRoles {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(route) = path.strip_prefix("/api") else {
+                continue;
+            };
+            let operations = [
+                ("GET", &mut item.get),
+                ("PUT", &mut item.put),
+                ("POST", &mut item.post),
+                ("DELETE", &mut item.delete),
+                ("PATCH", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let (Some(operation), Some(role)) = (
+                    operation.as_mut(),
+                    crate::routes::declared_role(method, route),
+                ) else {
+                    continue;
+                };
+                operation
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("x-minimum-role".into(), role.as_str().into());
+            }
+        }
     }
 }
 

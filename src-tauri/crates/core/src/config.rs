@@ -23,7 +23,49 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     pub llm: LlmConfig,
     pub pipeline: PipelineConfig,
+    pub approvals: ApprovalsConfig,
+    pub notifications: NotificationsConfig,
     pub log: LogConfig,
+}
+
+/// What happens to proposals waiting for an operator.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// The approved template proposed instead of a free-form reply whose 24-hour window
+    /// closed before an operator decided it. Empty: such a reply is escalated instead.
+    pub stale_template_name: String,
+    pub stale_template_language: String,
+    /// The template's body parameters, in order. `{contact_name}`, `{business_name}` and
+    /// `{reply}` (the stale reply's text) are filled in; a value that is not known stays
+    /// empty for the operator to fill in before approving.
+    pub stale_template_parameters: Vec<String>,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            stale_template_name: String::new(),
+            stale_template_language: "en_US".into(),
+            stale_template_parameters: vec!["{contact_name}".into()],
+        }
+    }
+}
+
+/// Notifications for operators (desktop notifications in the window).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// An approval waiting longer than this is notified (once). 0 turns it off.
+    pub approval_wait_secs: u64,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            approval_wait_secs: 300,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

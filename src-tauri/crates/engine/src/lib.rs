@@ -15,12 +15,16 @@ pub mod inbox;
 pub mod knowledge;
 mod live;
 pub mod metrics;
+pub mod notifications;
+pub mod operators;
 pub mod outbox;
+pub mod policies;
 pub mod providers;
 pub mod replay;
 pub mod runs;
 pub mod sandbox;
 pub mod settings;
+pub mod staleness;
 pub mod tasks;
 
 pub use actor::Actor;
@@ -77,6 +81,8 @@ struct Inner {
     pipeline: runs::PipelineState,
     graph_base: std::sync::RwLock<Option<String>>,
     outbox_wake: Arc<Notify>,
+    /// Serialises policy edits, so the policy put in force is always the newest stored.
+    policy_edit: tokio::sync::Mutex<()>,
 }
 
 /// The WhatsApp secrets the webhook needs, read once at start.
@@ -114,7 +120,7 @@ impl Engine {
         let graph_base =
             (mode == ChannelMode::Live).then(|| options.config.whatsapp.api_base_url.clone());
         tracing::info!(data_dir = %options.data_dir.display(), ?mode, "engine started");
-        Ok(Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 config: options.config,
                 data_dir: options.data_dir,
@@ -130,8 +136,11 @@ impl Engine {
                 pipeline,
                 graph_base: std::sync::RwLock::new(graph_base),
                 outbox_wake: Arc::new(Notify::new()),
+                policy_edit: tokio::sync::Mutex::new(()),
             }),
-        })
+        };
+        engine.load_stored_policy()?;
+        Ok(engine)
     }
 
     pub fn config(&self) -> &Config {
@@ -184,6 +193,7 @@ impl Engine {
         self.spawn_inbox_processor();
         self.spawn_pipeline();
         self.spawn_outbox();
+        self.spawn_attention();
         self.spawn_custom_action_recovery();
     }
 

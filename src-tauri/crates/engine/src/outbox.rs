@@ -253,7 +253,7 @@ impl Engine {
 }
 
 /// Moves an approved action to `executing` and queues what it sends.
-fn queue_action(
+pub(crate) fn queue_action(
     c: &Connection,
     id: ActionId,
     sandbox: bool,

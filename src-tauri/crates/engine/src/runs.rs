@@ -308,6 +308,7 @@ impl Engine {
             .store()
             .write(move |c| {
                 let run = runs::start_run(c, conversation, &start_triggers, now)?;
+                switchboard_store::queries::guidance::record_on_run(c, run, conversation)?;
                 let stale = runs::supersede_pending(c, conversation, Some(run))?;
                 for id in &stale {
                     audit::append(
@@ -575,7 +576,8 @@ pub(crate) fn gather(
             time_zone: clock.zone_name().to_string(),
             today: Some(clock.local_day(now)),
             business_hours: clock.hours_note(now),
-            guidance: None,
+            // An operator's "try again, and …" (see `approvals::retry_with_guidance`).
+            guidance: switchboard_store::queries::guidance::pending(c, conversation)?,
         },
     };
     let validation = ValidationContext {
@@ -807,6 +809,7 @@ fn finish_run(
         params![run_id.0, state, tier, now, covered.0, snapshot_id, reasoning, confidence, error],
     )?;
     runs::set_covered(c, conversation, covered)?;
+    switchboard_store::queries::guidance::clear_if_used(c, conversation, run_id)?;
     audit::append(
         c,
         &system_event(

@@ -9,6 +9,7 @@ const SOURCES: &[&str] = &[
     include_str!("../migrations/0002_pipeline_coverage.sql"),
     include_str!("../migrations/0004_snapshot_layers.sql"),
     include_str!("../migrations/0006_console_reads.sql"),
+    include_str!("../migrations/0005_operators_approvals.sql"),
 ];
 
 pub fn all() -> Migrations<'static> {

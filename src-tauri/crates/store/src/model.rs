@@ -143,6 +143,12 @@ pub struct Action {
     pub decided_at: Option<Timestamp>,
     /// Why execution failed, when it did.
     pub error: Option<String>,
+    /// The model's parameters when an operator edited them (`params` then holds the edit).
+    pub original_params: Option<serde_json::Value>,
+    /// The edit as `{"json_patch": [...], "text_diff": "..."}`.
+    pub edit_diff: Option<serde_json::Value>,
+    /// The stale proposal this one replaces.
+    pub replaces_action_id: Option<ActionId>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -194,4 +200,45 @@ pub struct AuditRecord {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl Role {
+    /// Roles are nested: agent < supervisor < owner. A role may do what every lower role may.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Agent => 1,
+            Role::Supervisor => 2,
+            Role::Owner => 3,
+        }
+    }
+
+    /// Whether this role reaches what `required` may.
+    pub fn at_least(self, required: Role) -> bool {
+        self.rank() >= required.rank()
+    }
+}
+
+string_enum!(
+    /// How an operator decided a proposal, as kept for the domain layer's examples.
+    ExampleLabel { Approved = "approved", Edited = "edited", Rejected = "rejected" }
+);
+
+/// An operator account. Its token is never stored, only the token's SHA-256.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operator {
+    pub id: OperatorId,
+    pub name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+/// One stored version of the action policies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyVersion {
+    pub version: i64,
+    pub rules: serde_json::Value,
+    pub author: String,
+    pub created_at: Timestamp,
 }

@@ -9,7 +9,7 @@ use switchboard_core::ids::{ActionId, ConversationId};
 use switchboard_engine::approvals::ActionFilter;
 use switchboard_engine::Actor;
 use switchboard_store::model::ActionState;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ListQuery {
@@ -55,18 +55,78 @@ pub(crate) async fn one(
     Ok(Json(state.engine.action(ActionId(id)).await?.into()))
 }
 
-/// Approves a pending action. Approving twice answers 409.
+/// `{"params": {...}}`: the operator's edit of the proposal's parameters. An empty body
+/// approves the proposal as it is.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApproveBody {
+    /// The whole parameter object as it should run, checked like the model's own answer.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetryBody {
+    /// What the AI should do differently; it is put into the new run's request context.
+    pub guidance: String,
+}
+
+/// Approves a pending action, as proposed or with edited parameters (the diff is kept with
+/// the decision and in the audit trail), and executes it exactly once. Approving twice
+/// answers 409; so does approving a reply whose 24-hour window has closed, which is
+/// replaced by a template proposal instead.
 #[utoipa::path(post, path = "/api/actions/{id}/approve", tag = "actions",
-    params(("id" = i64, Path, description = "Action id")),
+    params(("id" = i64, Path, description = "Action id")), request_body(content = ApproveBody, description = "Optional"),
     responses((status = 200, body = dto::Action), (status = 404, body = crate::ErrorBody),
-              (status = 409, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody)))]
+              (status = 409, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody),
+              (status = 401, body = crate::ErrorBody)))]
 pub(crate) async fn approve(
     State(state): State<ApiState>,
     Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Result<Json<dto::Action>, ApiError> {
+    let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ApproveBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("the body must be empty or {{\"params\": {{...}}}}: {e}"),
+            )
+        })?
+    };
+    Ok(Json(
+        state
+            .engine
+            .approve_with(&actor, ActionId(id), body.params)
+            .await?
+            .into(),
+    ))
+}
+
+/// Rejects the pending proposal and runs the conversation again with the operator's
+/// guidance in the request context.
+#[utoipa::path(post, path = "/api/actions/{id}/retry", tag = "actions",
+    params(("id" = i64, Path, description = "Action id")), request_body = RetryBody,
+    responses((status = 200, body = dto::Action), (status = 404, body = crate::ErrorBody),
+              (status = 409, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody),
+              (status = 401, body = crate::ErrorBody)))]
+pub(crate) async fn retry(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<RetryBody>,
 ) -> Result<Json<dto::Action>, ApiError> {
     Ok(Json(
-        state.engine.approve(&actor, ActionId(id)).await?.into(),
+        state
+            .engine
+            .retry_with_guidance(&actor, ActionId(id), body.guidance)
+            .await?
+            .into(),
     ))
 }
 

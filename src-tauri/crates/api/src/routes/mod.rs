@@ -2,12 +2,15 @@
 
 pub(crate) mod actions;
 pub(crate) mod audit;
+pub(crate) mod compose;
 pub(crate) mod conversations;
 pub(crate) mod escalations;
 pub(crate) mod events;
 pub(crate) mod inbox;
 pub(crate) mod knowledge;
 pub(crate) mod metrics;
+pub(crate) mod operators;
+pub(crate) mod policies;
 pub(crate) mod providers;
 pub(crate) mod runs;
 pub(crate) mod sandbox;
@@ -18,8 +21,96 @@ pub(crate) mod webhooks;
 pub(crate) mod whatsapp;
 
 use crate::ApiState;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
+use switchboard_store::model::Role;
+use Role::{Agent, Owner, Supervisor};
+
+/// The least role each route needs (method, path under `/api`): the one place roles are
+/// declared, enforced by `auth::require_token` and published in the OpenAPI document as
+/// `x-minimum-role`. Agents handle conversations and approvals; supervisors also see the
+/// audit trail, metrics and operations; owners also change policies, providers,
+/// credentials and operators. A route missing here is owner-only (closed by default).
+pub(crate) const ROUTE_ROLES: &[(&str, &str, Role)] = &[
+    ("GET", "/health", Agent),
+    ("GET", "/openapi.json", Agent),
+    ("GET", "/events", Agent),
+    ("GET", "/me", Agent),
+    ("GET", "/settings", Agent),
+    ("GET", "/conversations", Agent),
+    ("GET", "/conversations/{id}", Agent),
+    ("GET", "/conversations/{id}/messages", Agent),
+    ("POST", "/conversations/{id}/messages", Agent),
+    ("POST", "/conversations/{id}/takeover", Agent),
+    ("POST", "/conversations/{id}/handback", Agent),
+    ("POST", "/conversations/{id}/escalate", Agent),
+    ("GET", "/actions", Agent),
+    ("GET", "/actions/{id}", Agent),
+    ("POST", "/actions/{id}/approve", Agent),
+    ("POST", "/actions/{id}/reject", Agent),
+    ("POST", "/actions/{id}/retry", Agent),
+    ("GET", "/runs/{id}", Agent),
+    ("POST", "/runs/{id}/replay", Supervisor),
+    ("GET", "/escalations", Agent),
+    ("POST", "/escalations/{id}/takeover", Agent),
+    ("POST", "/escalations/{id}/handback", Agent),
+    ("GET", "/tasks", Agent),
+    ("POST", "/tasks", Agent),
+    ("GET", "/tasks/{id}", Agent),
+    ("PATCH", "/tasks/{id}", Agent),
+    ("GET", "/messages/{id}/media", Agent),
+    ("GET", "/outbox", Agent),
+    ("POST", "/outbox/{id}/resolve", Agent),
+    ("POST", "/sandbox/messages", Agent),
+    ("GET", "/context-layers", Agent),
+    ("GET", "/context-layers/{layer}/versions", Agent),
+    ("GET", "/templates", Agent),
+    ("GET", "/knowledge", Agent),
+    ("GET", "/knowledge/{id}", Agent),
+    ("GET", "/whatsapp", Agent),
+    ("GET", "/policies", Agent),
+    ("GET", "/policies/versions", Supervisor),
+    ("GET", "/audit", Supervisor),
+    ("GET", "/audit/export", Supervisor),
+    ("GET", "/audit/verify", Supervisor),
+    ("GET", "/metrics", Supervisor),
+    ("GET", "/inbox/failed", Supervisor),
+    ("PUT", "/policies", Owner),
+    ("GET", "/operators", Owner),
+    ("POST", "/operators", Owner),
+    ("PATCH", "/operators/{id}", Owner),
+    ("POST", "/operators/{id}/token", Owner),
+    ("PUT", "/context-layers/{layer}", Owner),
+    ("PUT", "/templates", Owner),
+    ("POST", "/knowledge", Owner),
+    ("PUT", "/knowledge/{id}", Owner),
+    ("DELETE", "/knowledge/{id}", Owner),
+    ("GET", "/providers", Owner),
+    ("POST", "/providers/{name}/test", Owner),
+    ("PUT", "/secrets/{name}", Owner),
+    ("POST", "/whatsapp/test", Owner),
+];
+
+/// The declared role of a route, or owner when it is not declared.
+pub(crate) fn declared_role(method: &str, path: &str) -> Option<Role> {
+    ROUTE_ROLES
+        .iter()
+        .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && *p == path)
+        .map(|(_, _, role)| *role)
+}
+
+pub(crate) fn minimum_role(method: &str, path: &str) -> Role {
+    // HEAD is answered by the GET route.
+    let method = if method.eq_ignore_ascii_case("HEAD") {
+        "GET"
+    } else {
+        method
+    };
+    declared_role(method, path).unwrap_or_else(|| {
+        tracing::warn!(%method, %path, "route has no declared role; owner only");
+        Owner
+    })
+}
 
 pub(crate) fn api_routes(state: ApiState) -> Router {
     Router::new()
@@ -29,11 +120,24 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
         .route("/settings", get(system::settings))
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::one))
-        .route("/conversations/{id}/messages", get(conversations::messages))
+        .route(
+            "/conversations/{id}/messages",
+            get(conversations::messages).post(compose::send),
+        )
+        .route("/conversations/{id}/takeover", post(compose::take_over))
+        .route("/conversations/{id}/handback", post(compose::hand_back))
+        .route("/conversations/{id}/escalate", post(compose::escalate))
         .route("/actions", get(actions::list))
         .route("/actions/{id}", get(actions::one))
         .route("/actions/{id}/approve", post(actions::approve))
         .route("/actions/{id}/reject", post(actions::reject))
+        .route("/actions/{id}/retry", post(actions::retry))
+        .route("/me", get(operators::me))
+        .route("/operators", get(operators::list).post(operators::create))
+        .route("/operators/{id}", patch(operators::update))
+        .route("/operators/{id}/token", post(operators::rotate_token))
+        .route("/policies", get(policies::current).put(policies::replace))
+        .route("/policies/versions", get(policies::versions))
         // role: agent for GET; replay calls a model, so a supervisor's
         .route("/runs/{id}", get(runs::one))
         .route("/runs/{id}/replay", post(runs::replay))

@@ -141,3 +141,31 @@ pub fn hand_back(
     conversations::set_holder(conn, escalation.conversation_id, None, now)?;
     get(conn, id)
 }
+
+/// The conversation's open or taken escalation, if any (there is at most one).
+pub fn active_for_conversation(
+    conn: &Connection,
+    conversation: ConversationId,
+) -> Result<Option<Escalation>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM escalations WHERE conversation_id = ?1 AND state IN ('open', 'taken')"
+            ),
+            [conversation.0],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Who holds a taken escalation and since when: `(operator id, taken_at)`.
+pub fn holder(
+    conn: &Connection,
+    id: EscalationId,
+) -> Result<(Option<OperatorId>, Option<Timestamp>), StoreError> {
+    Ok(conn.query_row(
+        "SELECT taken_by_operator_id, taken_at FROM escalations WHERE id = ?1",
+        [id.0],
+        |r| Ok((r.get::<_, Option<i64>>(0)?.map(OperatorId), r.get(1)?)),
+    )?)
+}
