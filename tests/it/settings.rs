@@ -759,3 +759,60 @@ async fn whatsapp_sandbox_test_calls_the_local_graph_api() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], 190);
 }
+
+#[tokio::test]
+async fn a_secret_store_that_takes_no_writes_says_which_variable_to_set() {
+    // `switchboard serve` reads secrets from the environment only.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config
+        .llm
+        .providers
+        .push(provider("primary", "http://127.0.0.1:9/v1"));
+    let engine = switchboard_engine::Engine::start(switchboard_engine::EngineOptions {
+        config,
+        data_dir: dir.path().to_path_buf(),
+        secrets: std::sync::Arc::new(switchboard_core::secrets::EnvSecrets),
+        clock: std::sync::Arc::new(switchboard_core::SystemClock),
+    })
+    .unwrap();
+    let app = switchboard_api::router(
+        engine,
+        switchboard_api::ApiAuth::new(Secret::new(TOKEN)),
+        None,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(switchboard_api::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
+    let response = reqwest::Client::new()
+        .put(format!("{base}/api/secrets/llm.primary"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"value": "sk-anything"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SWITCHBOARD_TEST_UNSET_KEY"),
+        "the error names the variable to set instead: {body}"
+    );
+    let (status, audit) = {
+        let response = reqwest::Client::new()
+            .get(format!("{base}/api/audit?kind=secret.set"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, 200);
+    assert_eq!(audit["items"], json!([]), "nothing stored, nothing audited");
+}
