@@ -280,7 +280,10 @@ impl ChatRequest {
 pub enum StreamEvent {
     /// Assistant text (for JSON-schema/JSON/prompt modes this is the JSON document).
     Text(String),
-    /// A tool call began; `index` counts tool calls from 0 in output order.
+    /// A tool call began; `index` counts tool calls from 0 in output order. It can come
+    /// again for an index already started (OpenAI-compatible servers that name a call in a
+    /// later chunk, a server repeating a block); the first non-empty `id` and `name` are
+    /// the call's, as in [`Completion::tool_calls`].
     ToolCallStart {
         index: usize,
         id: String,

@@ -4,6 +4,8 @@
 mod anthropic;
 mod config;
 mod fake;
+mod hostile;
+mod invariants;
 #[cfg(feature = "local")]
 mod local;
 mod openai;

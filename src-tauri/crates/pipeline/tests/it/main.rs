@@ -2,3 +2,5 @@
 
 mod actions;
 mod context;
+mod hostile;
+mod invariants;

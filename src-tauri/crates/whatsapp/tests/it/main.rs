@@ -4,6 +4,8 @@ mod coverage;
 mod fixtures;
 mod graph_client;
 mod handshake;
+mod hostile;
+mod invariants;
 mod media;
 mod outbound;
 mod properties;
