@@ -46,7 +46,20 @@ pub fn router(engine: Engine, auth: ApiAuth, ui_dir: Option<PathBuf>) -> Router 
                     axum::http::header::CONTENT_TYPE,
                 ]),
         )
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        .layer(
+            // The span names the path, never the query: the webhook handshake carries the
+            // verify token in `hub.verify_token`, and logs must not hold secrets.
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        version = ?request.version(),
+                    )
+                },
+            ),
+        );
     if let Some(dir) = ui_dir {
         let index = dir.join("index.html");
         app = app.fallback_service(
