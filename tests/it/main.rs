@@ -16,6 +16,7 @@ mod pipeline;
 mod settings;
 mod replay;
 mod roles;
+mod secrets;
 mod store;
 mod tasks;
 mod streaming;
