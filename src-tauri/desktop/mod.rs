@@ -6,6 +6,7 @@
 //! so a browser and WhatsApp can reach the engine while the window is open.
 
 mod commands;
+pub mod notifications;
 
 pub use commands::{ApiRequest, ApiResponse};
 
@@ -39,8 +40,13 @@ impl Shell {
 /// Adds the shell's commands and plugins to a builder; generic over the runtime so tests
 /// drive the same wiring with Tauri's mock runtime.
 pub fn configure<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> tauri::Builder<R> {
+    let engine = shell.engine.clone();
     builder
         .plugin(tauri_plugin_notification::init())
+        .setup(move |app| {
+            notifications::spawn(app.handle().clone(), &engine);
+            Ok(())
+        })
         .manage(shell)
         .invoke_handler(tauri::generate_handler![
             commands::api_request,

@@ -438,3 +438,114 @@ async fn an_operators_escalation_joins_the_queue_and_is_notified() {
         "the waiting escalation is claimed"
     );
 }
+
+#[tokio::test]
+async fn a_supervisor_reassigns_a_held_conversation_and_the_hold_moves_with_it() {
+    let fake = FakeLlm::default();
+    let server = start(&fake, Arc::new(SystemClock)).await;
+    let ana = agent(&server, "Ana").await;
+    let beto = agent(&server, "Beto").await;
+    let operators = json_of(server.get("/api/operators").send().await.unwrap()).await;
+    let beto_id = operators["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "Beto")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let supervisor = json_of(
+        server
+            .post("/api/operators")
+            .json(&json!({"name": "Sol", "role": "supervisor"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let conversation = customer_says(&server, "5215512345678", "Hola").await.0;
+    let taken = server
+        .request_as(
+            &ana,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/takeover"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 200);
+
+    let path = format!("/api/conversations/{conversation}/assign");
+    let by_agent = server
+        .request_as(&ana, Method::POST, &path)
+        .json(&json!({"operator_id": beto_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_agent.status(), 403, "reassigning is a supervisor's");
+    let nobody = server
+        .request_as(&supervisor, Method::POST, &path)
+        .json(&json!({"operator_id": 999}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nobody.status(), 404);
+    let moved = server
+        .request_as(&supervisor, Method::POST, &path)
+        .json(&json!({"operator_id": beto_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let moved = json_of(moved).await;
+    assert_eq!(moved["operator_id"], beto_id);
+    assert!(moved["escalation"]["taken_by"]
+        .as_str()
+        .unwrap()
+        .ends_with(":Beto"));
+    let held: i64 = server
+        .engine
+        .store()
+        .read_blocking(move |c| {
+            Ok(c.query_row(
+                "SELECT held_by_operator_id FROM conversations WHERE id = ?1",
+                [conversation],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(held, beto_id, "the hold moved to Beto");
+    let ana_again = server
+        .request_as(
+            &ana,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/takeover"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ana_again.status(), 409, "Beto holds it now");
+    let back = server
+        .request_as(
+            &beto,
+            Method::POST,
+            &format!("/api/conversations/{conversation}/handback"),
+        )
+        .json(&json!({"note": "Done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 200);
+    let audit = json_of(
+        server
+            .get("/api/audit?kind=conversation.reassigned")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "audited");
+}

@@ -318,262 +318,6 @@ page_type!(
     TaskPage of Task,
 );
 
-/// A pipeline run as recorded: the audit record view of one decision.
-#[derive(Serialize, ToSchema)]
-pub struct RunDetail {
-    pub id: i64,
-    pub conversation_id: i64,
-    /// `running`, `completed`, `escalated`, `failed` or `cancelled`.
-    pub state: String,
-    /// The recovery tier it ended at: 0 first try, 1 corrective retry, 2 fallback model, 3 escalation.
-    pub tier: u8,
-    /// The provider and model of the last attempt.
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    /// An operator's guidance for this run, when they asked for a retry.
-    pub guidance: Option<String>,
-    /// The customer messages the run answered.
-    pub trigger_message_ids: Vec<i64>,
-    pub covered_message_id: Option<i64>,
-    pub reasoning: Option<String>,
-    pub confidence: Option<f64>,
-    pub error: Option<String>,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    /// Every call to a model, in order.
-    pub attempts: Vec<RunAttempt>,
-    /// The exact context the models were sent; null while the run is in flight.
-    pub context: Option<RunContext>,
-    /// What the run proposed and what became of it.
-    pub actions: Vec<RunAction>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RunAttempt {
-    pub attempt: u32,
-    pub tier: u8,
-    pub provider: String,
-    pub model: String,
-    /// The model's output as received.
-    pub raw_output: Option<String>,
-    /// Why the output could not be used (`{path, message}` each); empty when valid.
-    pub validation_errors: Vec<serde_json::Value>,
-    /// Why there was no output (timeout, rate limit, …).
-    pub error: Option<String>,
-    pub tokens_in: Option<i64>,
-    pub tokens_out: Option<i64>,
-    /// Token counts are the tokenizer's estimate (the provider reported none).
-    pub tokens_estimated: bool,
-    pub cost: Option<f64>,
-    pub ttft_ms: Option<i64>,
-    pub latency_ms: Option<i64>,
-    pub started_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RunContext {
-    /// Content hash of the snapshot, as recorded in the audit trail.
-    pub hash: String,
-    pub schema_version: u32,
-    pub model: Option<String>,
-    /// `system`, `domain`, `session`, `request`, in that order.
-    pub layers: Vec<ContextLayer>,
-    /// The messages exactly as sent.
-    pub messages: Vec<SentMessage>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ContextLayer {
-    pub name: String,
-    pub tokens: Option<u64>,
-    /// The stored version of an editable layer (system, domain); null for the others.
-    pub version: Option<i64>,
-    /// The layer's text as sent; null for runs recorded before layers were kept.
-    pub text: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SentMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    pub content: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RunAction {
-    pub id: i64,
-    pub kind: String,
-    pub params: serde_json::Value,
-    pub state: String,
-    /// `auto`, `approval` or `forbid`: what the policy decided.
-    pub policy_verdict: Option<String>,
-    /// The rule that decided, e.g. `default for reply`.
-    pub policy_rule: Option<String>,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub decision_note: Option<String>,
-    pub result: Option<serde_json::Value>,
-    pub error: Option<String>,
-    pub executed_at: Option<String>,
-    pub created_at: String,
-}
-
-impl From<switchboard_store::queries::runs::RunDetail> for RunDetail {
-    fn from(d: switchboard_store::queries::runs::RunDetail) -> Self {
-        let run = d.run;
-        let context = d.snapshot.map(|s| {
-            let layer = |name: &str| ContextLayer {
-                name: name.to_string(),
-                tokens: s.layer_tokens.get(name).and_then(serde_json::Value::as_u64),
-                version: s
-                    .layer_versions
-                    .get(name)
-                    .and_then(serde_json::Value::as_i64),
-                text: s
-                    .layers
-                    .as_ref()
-                    .and_then(|l| l.get(name))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned),
-            };
-            RunContext {
-                hash: s.hash.clone(),
-                schema_version: s.schema_version,
-                model: s.model.clone(),
-                layers: ["system", "domain", "session", "request"]
-                    .into_iter()
-                    .map(layer)
-                    .collect(),
-                messages: s
-                    .messages
-                    .as_array()
-                    .map(|all| {
-                        all.iter()
-                            .map(|m| SentMessage {
-                                role: m["role"].as_str().unwrap_or_default().to_string(),
-                                content: m["content"].as_str().unwrap_or_default().to_string(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }
-        });
-        Self {
-            id: run.id.0,
-            conversation_id: run.conversation_id.0,
-            state: run.state,
-            tier: run.tier,
-            provider: run.provider,
-            model: run.model,
-            guidance: run.guidance,
-            trigger_message_ids: run.trigger_message_ids,
-            covered_message_id: run.covered_message_id.map(|m| m.0),
-            reasoning: run.reasoning,
-            confidence: run.confidence,
-            error: run.error,
-            started_at: to_rfc3339(run.started_at),
-            finished_at: run.finished_at.map(to_rfc3339),
-            attempts: d
-                .attempts
-                .into_iter()
-                .map(|a| RunAttempt {
-                    attempt: a.attempt,
-                    tier: a.tier,
-                    provider: a.provider,
-                    model: a.model,
-                    raw_output: a.raw_output,
-                    validation_errors: a.validation_errors,
-                    error: a.error,
-                    tokens_in: a.tokens_in,
-                    tokens_out: a.tokens_out,
-                    tokens_estimated: a.tokens_estimated,
-                    cost: a.cost,
-                    ttft_ms: a.ttft_ms,
-                    latency_ms: a.latency_ms,
-                    started_at: to_rfc3339(a.started_at),
-                })
-                .collect(),
-            context,
-            actions: d
-                .actions
-                .into_iter()
-                .map(|a| RunAction {
-                    id: a.id.0,
-                    kind: a.kind,
-                    params: a.params,
-                    state: a.state.to_string(),
-                    policy_verdict: a
-                        .policy_decision
-                        .as_ref()
-                        .and_then(|p| p["verdict"].as_str())
-                        .map(str::to_owned),
-                    policy_rule: a
-                        .policy_decision
-                        .as_ref()
-                        .and_then(|p| p["rule"].as_str())
-                        .map(str::to_owned),
-                    decided_by: a.decided_by,
-                    decided_at: a.decided_at.map(to_rfc3339),
-                    decision_note: a.decision_note,
-                    result: a.result,
-                    error: a.error,
-                    executed_at: a.executed_at.map(to_rfc3339),
-                    created_at: to_rfc3339(a.created_at),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ReplayBody {
-    /// The name of a provider in the model chain.
-    pub provider: String,
-}
-
-/// A replay's answer: validated, never executed.
-#[derive(Serialize, ToSchema)]
-pub struct ReplayResult {
-    pub run_id: i64,
-    pub provider: String,
-    pub model: String,
-    /// The hash of the stored context that was sent, unchanged.
-    pub context_hash: String,
-    pub schema_version_then: u32,
-    pub schema_version_now: u32,
-    pub raw_output: Option<String>,
-    /// `{actions, reasoning, confidence}` when the answer is valid; null otherwise.
-    pub answer: Option<serde_json::Value>,
-    pub validation_errors: Vec<String>,
-    /// Why the provider gave no answer.
-    pub error: Option<String>,
-    pub tokens_in: Option<u32>,
-    pub tokens_out: Option<u32>,
-    pub cost: Option<f64>,
-    pub latency_ms: u64,
-}
-
-impl From<switchboard_engine::replay::Replay> for ReplayResult {
-    fn from(r: switchboard_engine::replay::Replay) -> Self {
-        Self {
-            run_id: r.run_id.0,
-            provider: r.provider,
-            model: r.model,
-            context_hash: r.context_hash,
-            schema_version_then: r.schema_version_then,
-            schema_version_now: r.schema_version_now,
-            raw_output: r.raw_output,
-            answer: r.answer,
-            validation_errors: r.validation_errors,
-            error: r.error,
-            tokens_in: r.tokens_in,
-            tokens_out: r.tokens_out,
-            cost: r.cost,
-            latency_ms: r.latency_ms,
-        }
-    }
-}
-
 // ---- Settings, knowledge, templates, providers, WhatsApp, tasks and metrics ----
 
 /// Deserializes a field that may be absent (leave as is), `null` (clear) or a value (set).
@@ -1019,3 +763,259 @@ impl From<switchboard_engine::metrics::Metrics> for Metrics {
 }
 
 page_type!(KnowledgePage of KnowledgeDocument);
+
+/// A pipeline run as recorded: the audit record view of one decision.
+#[derive(Serialize, ToSchema)]
+pub struct RunDetail {
+    pub id: i64,
+    pub conversation_id: i64,
+    /// `running`, `completed`, `escalated`, `failed` or `cancelled`.
+    pub state: String,
+    /// The recovery tier it ended at: 0 first try, 1 corrective retry, 2 fallback model, 3 escalation.
+    pub tier: u8,
+    /// The provider and model of the last attempt.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// An operator's guidance for this run, when they asked for a retry.
+    pub guidance: Option<String>,
+    /// The customer messages the run answered.
+    pub trigger_message_ids: Vec<i64>,
+    pub covered_message_id: Option<i64>,
+    pub reasoning: Option<String>,
+    pub confidence: Option<f64>,
+    pub error: Option<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Every call to a model, in order.
+    pub attempts: Vec<RunAttempt>,
+    /// The exact context the models were sent; null while the run is in flight.
+    pub context: Option<RunContext>,
+    /// What the run proposed and what became of it.
+    pub actions: Vec<RunAction>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunAttempt {
+    pub attempt: u32,
+    pub tier: u8,
+    pub provider: String,
+    pub model: String,
+    /// The model's output as received.
+    pub raw_output: Option<String>,
+    /// Why the output could not be used (`{path, message}` each); empty when valid.
+    pub validation_errors: Vec<serde_json::Value>,
+    /// Why there was no output (timeout, rate limit, …).
+    pub error: Option<String>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
+    /// Token counts are the tokenizer's estimate (the provider reported none).
+    pub tokens_estimated: bool,
+    pub cost: Option<f64>,
+    pub ttft_ms: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub started_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunContext {
+    /// Content hash of the snapshot, as recorded in the audit trail.
+    pub hash: String,
+    pub schema_version: u32,
+    pub model: Option<String>,
+    /// `system`, `domain`, `session`, `request`, in that order.
+    pub layers: Vec<ContextLayer>,
+    /// The messages exactly as sent.
+    pub messages: Vec<SentMessage>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContextLayer {
+    pub name: String,
+    pub tokens: Option<u64>,
+    /// The stored version of an editable layer (system, domain); null for the others.
+    pub version: Option<i64>,
+    /// The layer's text as sent; null for runs recorded before layers were kept.
+    pub text: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SentMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunAction {
+    pub id: i64,
+    pub kind: String,
+    pub params: serde_json::Value,
+    pub state: String,
+    /// `auto`, `approval` or `forbid`: what the policy decided.
+    pub policy_verdict: Option<String>,
+    /// The rule that decided, e.g. `default for reply`.
+    pub policy_rule: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_note: Option<String>,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub executed_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<switchboard_store::queries::runs::RunDetail> for RunDetail {
+    fn from(d: switchboard_store::queries::runs::RunDetail) -> Self {
+        let run = d.run;
+        let context = d.snapshot.map(|s| {
+            let layer = |name: &str| ContextLayer {
+                name: name.to_string(),
+                tokens: s.layer_tokens.get(name).and_then(serde_json::Value::as_u64),
+                version: s
+                    .layer_versions
+                    .get(name)
+                    .and_then(serde_json::Value::as_i64),
+                text: s
+                    .layers
+                    .as_ref()
+                    .and_then(|l| l.get(name))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            };
+            RunContext {
+                hash: s.hash.clone(),
+                schema_version: s.schema_version,
+                model: s.model.clone(),
+                layers: ["system", "domain", "session", "request"]
+                    .into_iter()
+                    .map(layer)
+                    .collect(),
+                messages: s
+                    .messages
+                    .as_array()
+                    .map(|all| {
+                        all.iter()
+                            .map(|m| SentMessage {
+                                role: m["role"].as_str().unwrap_or_default().to_string(),
+                                content: m["content"].as_str().unwrap_or_default().to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        });
+        Self {
+            id: run.id.0,
+            conversation_id: run.conversation_id.0,
+            state: run.state,
+            tier: run.tier,
+            provider: run.provider,
+            model: run.model,
+            guidance: run.guidance,
+            trigger_message_ids: run.trigger_message_ids,
+            covered_message_id: run.covered_message_id.map(|m| m.0),
+            reasoning: run.reasoning,
+            confidence: run.confidence,
+            error: run.error,
+            started_at: to_rfc3339(run.started_at),
+            finished_at: run.finished_at.map(to_rfc3339),
+            attempts: d
+                .attempts
+                .into_iter()
+                .map(|a| RunAttempt {
+                    attempt: a.attempt,
+                    tier: a.tier,
+                    provider: a.provider,
+                    model: a.model,
+                    raw_output: a.raw_output,
+                    validation_errors: a.validation_errors,
+                    error: a.error,
+                    tokens_in: a.tokens_in,
+                    tokens_out: a.tokens_out,
+                    tokens_estimated: a.tokens_estimated,
+                    cost: a.cost,
+                    ttft_ms: a.ttft_ms,
+                    latency_ms: a.latency_ms,
+                    started_at: to_rfc3339(a.started_at),
+                })
+                .collect(),
+            context,
+            actions: d
+                .actions
+                .into_iter()
+                .map(|a| RunAction {
+                    id: a.id.0,
+                    kind: a.kind,
+                    params: a.params,
+                    state: a.state.to_string(),
+                    policy_verdict: a
+                        .policy_decision
+                        .as_ref()
+                        .and_then(|p| p["verdict"].as_str())
+                        .map(str::to_owned),
+                    policy_rule: a
+                        .policy_decision
+                        .as_ref()
+                        .and_then(|p| p["rule"].as_str())
+                        .map(str::to_owned),
+                    decided_by: a.decided_by,
+                    decided_at: a.decided_at.map(to_rfc3339),
+                    decision_note: a.decision_note,
+                    result: a.result,
+                    error: a.error,
+                    executed_at: a.executed_at.map(to_rfc3339),
+                    created_at: to_rfc3339(a.created_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReplayBody {
+    /// The name of a provider in the model chain.
+    pub provider: String,
+}
+
+/// A replay's answer: validated, never executed.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayResult {
+    pub run_id: i64,
+    pub provider: String,
+    pub model: String,
+    /// The hash of the stored context that was sent, unchanged.
+    pub context_hash: String,
+    pub schema_version_then: u32,
+    pub schema_version_now: u32,
+    pub raw_output: Option<String>,
+    /// `{actions, reasoning, confidence}` when the answer is valid; null otherwise.
+    pub answer: Option<serde_json::Value>,
+    pub validation_errors: Vec<String>,
+    /// Why the provider gave no answer.
+    pub error: Option<String>,
+    pub tokens_in: Option<u32>,
+    pub tokens_out: Option<u32>,
+    pub cost: Option<f64>,
+    pub latency_ms: u64,
+}
+
+impl From<switchboard_engine::replay::Replay> for ReplayResult {
+    fn from(r: switchboard_engine::replay::Replay) -> Self {
+        Self {
+            run_id: r.run_id.0,
+            provider: r.provider,
+            model: r.model,
+            context_hash: r.context_hash,
+            schema_version_then: r.schema_version_then,
+            schema_version_now: r.schema_version_now,
+            raw_output: r.raw_output,
+            answer: r.answer,
+            validation_errors: r.validation_errors,
+            error: r.error,
+            tokens_in: r.tokens_in,
+            tokens_out: r.tokens_out,
+            cost: r.cost,
+            latency_ms: r.latency_ms,
+        }
+    }
+}

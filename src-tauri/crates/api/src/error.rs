@@ -54,6 +54,7 @@ impl From<EngineError> for ApiError {
             EngineError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::Upstream(_) => StatusCode::BAD_GATEWAY,
             EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -115,6 +115,18 @@ pub struct WhatsAppConfig {
     pub waba_id: String,
     /// Per-number throughput limit (messages per second).
     pub throughput_per_second: u32,
+    /// Messages that may go at once after an idle spell; unset means one second's worth.
+    pub throughput_burst: Option<u32>,
+    /// Minimum spacing of messages to the same customer (Meta's pair rate limit).
+    pub pair_interval_ms: u64,
+    /// Messages to one customer that may go back to back before the spacing applies.
+    pub pair_burst: u32,
+    /// Sends waiting for the Graph API's answer at the same time.
+    pub max_sends_in_flight: usize,
+    /// Largest media file downloaded from WhatsApp, in bytes.
+    pub media_max_bytes: u64,
+    /// MIME types (or prefixes such as `image/`) of media that may be downloaded.
+    pub media_types: Vec<String>,
     /// Largest webhook body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Share of sandbox sends that end `failed`, to rehearse failures (0 to 1).
@@ -292,7 +304,6 @@ impl CustomActionEntry {
     }
 }
 
-
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -331,6 +342,24 @@ impl Default for WhatsAppConfig {
             phone_number_id: String::new(),
             waba_id: String::new(),
             throughput_per_second: 80,
+            throughput_burst: None,
+            pair_interval_ms: 6_000,
+            pair_burst: 1,
+            max_sends_in_flight: 16,
+            // Meta's largest media (documents) is 100 MB.
+            media_max_bytes: 100 * 1024 * 1024,
+            media_types: [
+                "image/",
+                "video/",
+                "audio/",
+                "text/plain",
+                "application/pdf",
+                "application/msword",
+                "application/vnd.ms-",
+                "application/vnd.openxmlformats-officedocument.",
+            ]
+            .map(String::from)
+            .to_vec(),
             max_body_bytes: 4 * 1024 * 1024,
             sandbox_failure_rate: 0.03,
         }

@@ -14,6 +14,9 @@ pub enum EngineError {
     /// Storage is unusable (disk full, read-only file): an operator must act.
     #[error("{0}")]
     Unavailable(String),
+    /// A service Switchboard depends on (the Graph API) failed or answered badly.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -26,6 +29,7 @@ impl EngineError {
             EngineError::Invalid(_) => "invalid_request",
             EngineError::Forbidden(_) => "forbidden",
             EngineError::Unavailable(_) => "storage_unavailable",
+            EngineError::Upstream(_) => "upstream_unavailable",
             EngineError::Internal(_) => "internal",
         }
     }

@@ -422,3 +422,86 @@ impl Engine {
 fn actor_name(label: &str) -> &str {
     label.rsplit(':').next().unwrap_or(label)
 }
+
+/// Who a conversation is assigned to after a reassignment, and whether a human holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub conversation_id: ConversationId,
+    pub operator_id: Option<switchboard_core::ids::OperatorId>,
+    /// The taken escalation moved to the new operator, when a human held the conversation.
+    pub escalation: Option<Escalation>,
+}
+
+impl Engine {
+    /// A supervisor gives the conversation to another operator (or to nobody). When a human
+    /// holds it, the hold moves too: the new operator continues and hands it back.
+    pub async fn reassign_conversation(
+        &self,
+        actor: &Actor,
+        conversation: ConversationId,
+        operator: Option<switchboard_core::ids::OperatorId>,
+    ) -> Result<Assignment, EngineError> {
+        let now = self.now_ms();
+        let label = actor.label();
+        let assignment = self
+            .store()
+            .write(move |c| {
+                let before = conversations::get(c, conversation)?;
+                let target = match operator {
+                    Some(id) => {
+                        let o = switchboard_store::queries::operators::get(c, id)?;
+                        if !o.active {
+                            return Err(StoreError::Conflict(format!(
+                                "operator {id} is deactivated; reactivate them first"
+                            )));
+                        }
+                        Some(o)
+                    }
+                    None => None,
+                };
+                c.execute(
+                    "UPDATE conversations SET assigned_operator_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![conversation.0, operator.map(|o| o.0), now],
+                )?;
+                let mut moved = None;
+                if let (Some(active), Some(target)) = (
+                    escalations::active_for_conversation(c, conversation)?,
+                    target.as_ref(),
+                ) {
+                    if active.state == EscalationState::Taken {
+                        let holder = format!("operator:{}:{}", target.id, target.name);
+                        c.execute(
+                            "UPDATE escalations SET taken_by = ?2, taken_by_operator_id = ?3 WHERE id = ?1",
+                            params![active.id.0, holder, target.id.0],
+                        )?;
+                        conversations::set_holder(c, conversation, Some(target.id), now)?;
+                        moved = Some(escalations::get(c, active.id)?);
+                    }
+                }
+                audit::append(
+                    c,
+                    &operator_event(
+                        &label,
+                        "conversation.reassigned",
+                        conversation,
+                        json!({
+                            "from_holder": before.held_by_operator_id,
+                            "to_operator_id": operator,
+                            "escalation_id": moved.as_ref().map(|e| e.id),
+                        }),
+                    ),
+                    now,
+                )?;
+                Ok(Assignment {
+                    conversation_id: conversation,
+                    operator_id: operator,
+                    escalation: moved,
+                })
+            })
+            .await?;
+        self.bus().publish(Event::ConversationUpdated {
+            conversation_id: conversation,
+        });
+        Ok(assignment)
+    }
+}

@@ -8,14 +8,14 @@
 
 use crate::{Engine, EngineError};
 use serde_json::json;
-use switchboard_core::ids::{ConversationId, InboxId, MessageId};
+use switchboard_core::ids::{ActionId, ConversationId, InboxId, MessageId};
 use switchboard_core::{Event, Timestamp};
 use switchboard_store::model::{ActorKind, InboxSource, InboxState};
 use switchboard_store::queries::audit::{self, NewAuditEvent};
 use switchboard_store::queries::inbox::{self, InboxEntry};
 use switchboard_store::queries::messages::{self, NewInbound, StatusChange};
 use switchboard_store::queries::{contacts, conversations};
-use switchboard_store::rusqlite::Connection;
+use switchboard_store::rusqlite::{params, Connection, OptionalExtension};
 use switchboard_store::StoreError;
 use switchboard_whatsapp::webhook::payload::{DeliveryStatus, ParseOutcome, StatusUpdate};
 use switchboard_whatsapp::webhook::{
@@ -135,24 +135,21 @@ impl Engine {
     pub async fn process_inbox(&self) -> Result<usize, EngineError> {
         let mut total = 0;
         loop {
-            let batch = self.store().read(|c| inbox::pending(c, 64)).await?;
-            if batch.is_empty() {
+            let now = self.now_ms();
+            let batch = self
+                .store()
+                .write(move |c| apply_pending(c, BATCH_BODIES, BATCH_BUDGET, now))
+                .await?;
+            if batch.bodies == 0 {
                 return Ok(total);
             }
-            for entry in batch {
-                let now = self.now_ms();
-                let applied = self
-                    .store()
-                    .write(move |c| apply_entry(c, &entry, now))
-                    .await?;
-                for event in applied.events {
-                    self.bus().publish(event);
-                }
-                for (conversation, _) in applied.new_inbound {
-                    self.conversation_has_new_inbound(conversation);
-                }
-                total += 1;
+            for event in batch.applied.events {
+                self.bus().publish(event);
             }
+            for (conversation, _) in batch.applied.new_inbound {
+                self.conversation_has_new_inbound(conversation);
+            }
+            total += batch.bodies;
         }
     }
 
@@ -177,6 +174,64 @@ impl Engine {
             }
         });
     }
+}
+
+/// Most bodies one processing job applies.
+const BATCH_BODIES: u32 = 64;
+/// A processing job stops taking bodies after this long, so webhook writes queued behind it
+/// on the single writer never wait much longer than this.
+const BATCH_BUDGET: std::time::Duration = std::time::Duration::from_millis(3);
+
+#[derive(Debug, Default)]
+struct Batch {
+    bodies: usize,
+    applied: Applied,
+}
+
+/// Applies pending bodies, oldest first, in one write job: one commit for many bodies, so
+/// the processor keeps up with ingest instead of competing with it for commits. Each body
+/// has a savepoint of its own: a body whose processing fails is rolled back alone and kept
+/// as `failed` with the reason (visible to operators), and the others go on; only storage
+/// that cannot be written stops the batch (and is retried).
+fn apply_pending(
+    conn: &Connection,
+    limit: u32,
+    budget: std::time::Duration,
+    now: Timestamp,
+) -> Result<Batch, StoreError> {
+    let started = std::time::Instant::now();
+    let mut batch = Batch::default();
+    for entry in inbox::pending(conn, limit)? {
+        conn.execute_batch("SAVEPOINT inbox_body")?;
+        match apply_entry(conn, &entry, now) {
+            Ok(applied) => {
+                conn.execute_batch("RELEASE inbox_body")?;
+                batch.applied.events.extend(applied.events);
+                batch.applied.new_inbound.extend(applied.new_inbound);
+            }
+            Err(e) => {
+                conn.execute_batch("ROLLBACK TO inbox_body; RELEASE inbox_body")?;
+                if e.is_storage_unavailable() {
+                    if batch.bodies == 0 {
+                        return Err(e);
+                    }
+                    break;
+                }
+                let reason = format!("processing the body failed: {e}");
+                tracing::error!(inbox_id = entry.id.0, error = %e, "a webhook body cannot be processed");
+                inbox::mark(conn, entry.id, InboxState::Failed, Some(&reason), now)?;
+                batch.applied.events.push(Event::InboxFailed {
+                    inbox_id: entry.id.0,
+                    reason,
+                });
+            }
+        }
+        batch.bodies += 1;
+        if started.elapsed() >= budget {
+            break;
+        }
+    }
+    Ok(batch)
 }
 
 /// Applies one stored body in the writer's transaction. Parse failures mark the body
@@ -365,6 +420,98 @@ fn apply_status(
         message_id: message.id,
         status: name.to_string(),
     });
+    reconcile_unknown_send(conn, &message, status, now, applied)
+}
+
+/// A send whose outcome was lost when the process stopped mid-call (`unknown`) is settled by
+/// the first status WhatsApp reports for it: it did reach WhatsApp (or failed there), so the
+/// outbox entry and the action get their outcome, with an audit record saying how.
+fn reconcile_unknown_send(
+    conn: &Connection,
+    message: &messages::OutboundRef,
+    status: &StatusUpdate,
+    now: Timestamp,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
+    let outbox: Option<i64> = conn
+        .prepare_cached("SELECT id FROM outbox WHERE message_id = ?1 AND state = 'unknown'")?
+        .query_row([message.id.0], |r| r.get(0))
+        .optional()?;
+    let Some(outbox_id) = outbox else {
+        return Ok(());
+    };
+    let failed = matches!(status.status, DeliveryStatus::Failed);
+    let action = message.action_id.map(ActionId);
+    let audit_record = |kind: &'static str, detail: serde_json::Value| {
+        audit::append(
+            conn,
+            &NewAuditEvent {
+                actor_kind: ActorKind::System,
+                actor: "whatsapp",
+                kind,
+                conversation_id: Some(message.conversation_id),
+                run_id: None,
+                action_id: action,
+                detail,
+            },
+            now,
+        )
+    };
+    let detail = json!({
+        "outbox_id": outbox_id, "message_id": message.id, "wamid": status.wamid,
+        "status": status.status.as_str(), "by": "status webhook",
+    });
+    if failed {
+        conn.execute(
+            "UPDATE outbox SET state = 'failed', last_error = 'WhatsApp reported the send as failed', updated_at = ?2 WHERE id = ?1",
+            params![outbox_id, now],
+        )?;
+    } else {
+        conn.execute(
+            "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = ?2 WHERE id = ?1",
+            params![outbox_id, now],
+        )?;
+        conn.execute(
+            "UPDATE messages SET needs_attention = 0 WHERE id = ?1",
+            [message.id.0],
+        )?;
+    }
+    audit_record("outbox.reconciled", detail)?;
+    if let Some(action) = action {
+        let (state, result) = if failed {
+            (
+                "failed",
+                json!({"error": "WhatsApp reported the send as failed"}),
+            )
+        } else {
+            (
+                "executed",
+                json!({"wamid": status.wamid, "message_id": message.id}),
+            )
+        };
+        let changed = conn.execute(
+            "UPDATE actions SET state = ?2, result = CASE WHEN ?2 = 'executed' THEN ?3 ELSE result END,
+                    error = CASE WHEN ?2 = 'failed' THEN 'WhatsApp reported the send as failed' ELSE error END,
+                    executed_at = ?4
+              WHERE id = ?1 AND state = 'executing'",
+            params![action.0, state, result.to_string(), now],
+        )?;
+        if changed == 1 {
+            audit_record(
+                if failed {
+                    "action.failed"
+                } else {
+                    "action.executed"
+                },
+                result,
+            )?;
+            applied.events.push(Event::ActionExecuted {
+                action_id: action,
+                conversation_id: message.conversation_id,
+                state: state.into(),
+            });
+        }
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod health;
 pub mod inbox;
 pub mod knowledge;
 mod live;
+pub mod media;
 pub mod metrics;
 pub mod notifications;
 pub mod operators;
@@ -81,6 +82,8 @@ struct Inner {
     pipeline: runs::PipelineState,
     graph_base: std::sync::RwLock<Option<String>>,
     outbox_wake: Arc<Notify>,
+    outbox: outbox::OutboxState,
+    media: media::MediaState,
     /// Serialises policy edits, so the policy put in force is always the newest stored.
     policy_edit: tokio::sync::Mutex<()>,
 }
@@ -112,6 +115,14 @@ impl Engine {
                 options.data_dir.display()
             ))
         })?;
+        // SQLite may open a database on a read-only file system (with its WAL left by a
+        // crash) and only fail at the first write: refuse up front, with the reason.
+        if health::storage_state(&options.data_dir) == Some("read_only") {
+            return Err(EngineError::Unavailable(format!(
+                "the database cannot be written: the file system of {} is read-only; remount it read-write or choose another data directory",
+                options.data_dir.display()
+            )));
+        }
         let store = Store::open(&options.data_dir.join("switchboard.db"))?;
         let mode = channel_mode(&options.config, options.secrets.as_ref());
         let channel = channel_secrets(mode, options.secrets.as_ref());
@@ -119,6 +130,7 @@ impl Engine {
         let pipeline = runs::PipelineState::new(chain, &options.config)?;
         let graph_base =
             (mode == ChannelMode::Live).then(|| options.config.whatsapp.api_base_url.clone());
+        let outbox_state = outbox::OutboxState::new(&options.config.whatsapp);
         tracing::info!(data_dir = %options.data_dir.display(), ?mode, "engine started");
         let engine = Engine {
             inner: Arc::new(Inner {
@@ -136,6 +148,8 @@ impl Engine {
                 pipeline,
                 graph_base: std::sync::RwLock::new(graph_base),
                 outbox_wake: Arc::new(Notify::new()),
+                outbox: outbox_state,
+                media: media::MediaState::default(),
                 policy_edit: tokio::sync::Mutex::new(()),
             }),
         };

@@ -17,7 +17,7 @@
 //!
 //! The SSE route and the desktop Channel both forward this stream unchanged.
 
-use crate::Engine;
+use crate::{Engine, WeakEngine};
 use futures::Stream;
 use std::collections::{HashMap, HashSet, VecDeque};
 use switchboard_core::events::EventSubscription;
@@ -123,7 +123,8 @@ impl LiveEvents {
 }
 
 struct LiveState {
-    engine: Engine,
+    /// Weak, so an open view does not keep a stopped engine alive: its bus closes instead.
+    engine: WeakEngine,
     bus: EventSubscription,
     runs: HashMap<RunId, Followed>,
     /// Runs this subscriber saw end, so a late `run_started` does not follow them again.
@@ -137,7 +138,7 @@ impl Engine {
     /// The subscription exists when this returns, so nothing published afterwards is missed.
     pub fn live_events(&self) -> LiveEvents {
         let mut state = LiveState {
-            engine: self.clone(),
+            engine: self.downgrade(),
             bus: self.bus().subscribe(),
             runs: HashMap::new(),
             ended: HashSet::new(),
@@ -156,7 +157,10 @@ impl LiveState {
         if self.runs.contains_key(&run) || self.ended.contains(&run) {
             return;
         }
-        if let Some((conversation, subscription)) = self.engine.pipeline().drafts.subscribe(run) {
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        if let Some((conversation, subscription)) = engine.pipeline().drafts.subscribe(run) {
             self.runs.insert(
                 run,
                 Followed {
@@ -190,7 +194,10 @@ impl LiveState {
     }
 
     fn follow_active_runs(&mut self) {
-        for run in self.engine.pipeline().drafts.active() {
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        for run in engine.pipeline().drafts.active() {
             self.follow(run, true);
         }
     }

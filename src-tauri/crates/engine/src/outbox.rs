@@ -5,26 +5,74 @@
 //! idempotency key (unique). A double click, a second approval or a restart finds the
 //! action no longer `approved` and queues nothing. A send interrupted by a crash (the row
 //! is still `sending` at start) becomes `unknown`: it is never resent blindly, and is
-//! reconciled by a later status webhook, which echoes the key as `biz_opaque_callback_data`.
+//! reconciled by a later status webhook, which echoes the key as `biz_opaque_callback_data`,
+//! or by an operator ([`Engine::resolve_send`]: `sent`, or `not_sent`, which sends it again
+//! once).
+//!
+//! **Pacing.** The worker claims due entries in rounds and sends them concurrently (up to
+//! `whatsapp.max_sends_in_flight`), each admitted by the number's [`SendLimiter`]: the
+//! per-number token bucket (`whatsapp.throughput_per_second`) and the per-recipient pair
+//! limit. A recipient held back (pair limit, or a 131056 from Graph) waits alone; the
+//! others' messages go on. Throughput and app-limit errors, and a pause (expired token,
+//! restricted account), hold back the whole number. Only the oldest open entry of each
+//! recipient is ever claimed, so a customer's messages leave one at a time and in order,
+//! retries included.
 
-use crate::{ChannelMode, Engine, EngineError};
+use crate::{Actor, ChannelMode, Engine, EngineError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard_core::config::WhatsAppConfig;
 use switchboard_core::ids::{ActionId, ConversationId};
 use switchboard_core::{Event, Secret, Timestamp};
-use switchboard_store::model::ActorKind;
+use switchboard_store::model::{ActorKind, Page, SendState};
 use switchboard_store::queries::audit::{self, NewAuditEvent};
+use switchboard_store::queries::outbox::{self, OutboxEntry};
 use switchboard_store::queries::runs;
 use switchboard_store::rusqlite::{params, Connection, OptionalExtension};
 use switchboard_store::StoreError;
 use switchboard_whatsapp::graph::client::{GraphClient, GraphConfig};
-use switchboard_whatsapp::graph::retry::{next_step, RetryPolicy, Step};
+use switchboard_whatsapp::graph::limits::{RateLimits, SendLimiter};
+use switchboard_whatsapp::graph::retry::{next_step, GiveUpReason, RetryPolicy, Step};
 use switchboard_whatsapp::graph::types::{
-    SendMessage, Template, TemplateComponent, TemplateParameter, TextBody,
+    BackoffKind, NoRetryReason, SendMessage, Template, TemplateComponent, TemplateParameter,
+    TextBody,
 };
+use tokio::task::JoinSet;
 
 const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+/// How long an expired token or a restricted account holds every send back before the
+/// worker tries again.
+const PAUSE: Duration = Duration::from_secs(60);
+/// Due entries looked at per claim round.
+const CANDIDATES: i64 = 64;
+/// The worker's longest sleep: a safety net besides its wake-ups.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// The send worker's shared state: the number's rate limits and the Graph API client.
+pub(crate) struct OutboxState {
+    limiter: Arc<SendLimiter>,
+    max_in_flight: usize,
+    client: Mutex<Option<(String, GraphClient)>>,
+}
+
+impl OutboxState {
+    pub(crate) fn new(config: &WhatsAppConfig) -> Self {
+        let rate = config.throughput_per_second.max(1);
+        let limits = RateLimits {
+            per_number_per_second: rate,
+            per_number_burst: config.throughput_burst.unwrap_or(rate).max(1),
+            pair_interval: Duration::from_millis(config.pair_interval_ms),
+            pair_burst: config.pair_burst.max(1),
+        };
+        Self {
+            limiter: Arc::new(SendLimiter::new(limits)),
+            max_in_flight: config.max_sends_in_flight.max(1),
+            client: Mutex::new(None),
+        }
+    }
+}
 
 /// What the outbox sends, stored as JSON so a send can be rebuilt after a restart.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -134,84 +182,160 @@ impl Engine {
         self.outbox_wake().notify_one();
     }
 
-    fn graph_client(&self) -> Option<GraphClient> {
+    /// The Graph API client, built once per base URL: its connection pool is reused by
+    /// every send and download.
+    pub(crate) fn graph_client(&self) -> Option<GraphClient> {
         let base = self.inner.graph_base.read().ok()?.clone()?;
+        let cache = &self.inner.outbox.client;
+        if let Some((cached_base, client)) = cache.lock().ok()?.as_ref() {
+            if *cached_base == base {
+                return Some(client.clone());
+            }
+        }
         let token = self.channel().access_token.clone()?;
         let phone = match self.mode() {
             ChannelMode::Sandbox => crate::sandbox::SANDBOX_PHONE_NUMBER_ID.to_string(),
             ChannelMode::Live => self.config().whatsapp.phone_number_id.clone(),
         };
-        GraphClient::new(GraphConfig::new(
-            base,
+        let client = GraphClient::new(GraphConfig::new(
+            base.clone(),
             self.config().whatsapp.api_version.clone(),
             phone,
             Secret::new(token.expose()),
         ))
         .map_err(|e| tracing::error!(error = %e, "cannot build the Graph API client"))
-        .ok()
+        .ok()?;
+        if let Ok(mut cached) = cache.lock() {
+            *cached = Some((base, client.clone()));
+        }
+        Some(client)
     }
 
     pub(crate) fn outbox_wake(&self) -> &std::sync::Arc<tokio::sync::Notify> {
         &self.inner.outbox_wake
     }
 
-    /// Sends what is due, once. Returns how many sends were attempted.
+    /// Starts every send the rate limits allow now and waits for those sends to settle.
+    /// Returns how many sends were attempted.
     pub async fn send_due(&self) -> Result<usize, EngineError> {
+        let mut sends = JoinSet::new();
+        self.dispatch_due(&mut sends).await?;
+        let attempted = sends.len();
+        while sends.join_next().await.is_some() {}
+        Ok(attempted)
+    }
+
+    /// Claims what the limits admit now (up to the free send slots) and starts those sends.
+    /// Returns how long until more may become sendable, when something is waiting.
+    async fn dispatch_due(&self, sends: &mut JoinSet<()>) -> Result<Option<Duration>, EngineError> {
         let Some(client) = self.graph_client() else {
-            return Ok(0);
+            return Ok(None);
         };
-        let mut attempted = 0;
+        let state = &self.inner.outbox;
         loop {
-            let now = self.now_ms();
-            let next = self.store().write(move |c| claim_next(c, now)).await?;
-            let Some(claim) = next else {
-                return Ok(attempted);
-            };
-            attempted += 1;
-            let plan: Result<OutboundPlan, _> = serde_json::from_str(&claim.request);
-            let result = match plan
-                .as_ref()
-                .map_err(|e| e.to_string())
-                .and_then(OutboundPlan::build)
-            {
-                Ok(message) => client.send(&message).await.map_err(Some),
-                Err(e) => {
-                    tracing::error!(error = %e, "an outbox entry cannot be built");
-                    Err(None)
-                }
-            };
-            let now = self.now_ms();
-            let (events, pause) = match result {
-                Ok(response) => {
-                    let wamid = response
-                        .messages
-                        .first()
-                        .map(|m| m.id.clone())
-                        .unwrap_or_default();
-                    self.store()
-                        .write(move |c| settle_sent(c, &claim, &wamid, now))
-                        .await?
-                }
-                Err(error) => {
-                    let step = match &error {
-                        Some(e) => next_step(e, claim.attempts as u32, &RetryPolicy::default(), &mut rand::rng()),
-                        None => Step::GiveUp(switchboard_whatsapp::graph::retry::GiveUpReason::Rejected { why: switchboard_whatsapp::graph::types::NoRetryReason::InvalidRequest }),
-                    };
-                    let detail = error
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "the request could not be built".into());
-                    self.store()
-                        .write(move |c| settle_failed(c, &claim, &step, &detail, now))
-                        .await?
-                }
-            };
-            for event in events {
-                self.bus().publish(event);
+            let free = state.max_in_flight.saturating_sub(sends.len());
+            if free == 0 {
+                // A send that settles wakes the worker.
+                return Ok(None);
             }
-            if pause {
-                tracing::error!("sending is paused: the WhatsApp access token is invalid or the account is restricted");
-                return Ok(attempted);
+            if let Some(wait) = state.limiter.number_wait() {
+                return Ok(Some(wait));
             }
+            let now = self.now_ms();
+            let limiter = state.limiter.clone();
+            let round = self
+                .store()
+                .write(move |c| claim_due(c, &limiter, free, now))
+                .await?;
+            let claimed = round.claims.len();
+            for claim in round.claims {
+                let (engine, client) = (self.clone(), client.clone());
+                sends.spawn(async move { engine.send_claimed(&client, claim).await });
+            }
+            // Deferred recipients left the due set, so entries behind them may be due now.
+            if claimed < free && !round.deferred {
+                return Ok(round.wait);
+            }
+        }
+    }
+
+    /// One claimed send: the Graph call, then its outcome settled and the limits told.
+    async fn send_claimed(&self, client: &GraphClient, claim: Claim) {
+        let plan: Result<OutboundPlan, _> = serde_json::from_str(&claim.request);
+        let result = match plan
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(OutboundPlan::build)
+        {
+            Ok(message) => client.send(&message).await.map_err(Some),
+            Err(e) => {
+                tracing::error!(error = %e, "an outbox entry cannot be built");
+                Err(None)
+            }
+        };
+        let now = self.now_ms();
+        let settled = match result {
+            Ok(response) => {
+                let wamid = response
+                    .messages
+                    .first()
+                    .map(|m| m.id.clone())
+                    .unwrap_or_default();
+                self.store()
+                    .write(move |c| settle_sent(c, &claim, &wamid, now))
+                    .await
+            }
+            Err(error) => {
+                let step = match &error {
+                    Some(e) => next_step(
+                        e,
+                        claim.attempts as u32,
+                        &RetryPolicy::default(),
+                        &mut rand::rng(),
+                    ),
+                    None => Step::GiveUp(GiveUpReason::Rejected {
+                        why: NoRetryReason::InvalidRequest,
+                    }),
+                };
+                // The limits first, so the next claim round already respects them.
+                self.limit_after_failure(claim.recipient.as_deref().unwrap_or(""), &step);
+                let detail = error
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "the request could not be built".into());
+                self.store()
+                    .write(move |c| settle_failed(c, &claim, &step, &detail, now))
+                    .await
+            }
+        };
+        match settled {
+            Ok((events, pause)) => {
+                for event in events {
+                    self.bus().publish(event);
+                }
+                if pause {
+                    tracing::error!(
+                        "sending is paused: the WhatsApp access token is invalid or the account is restricted"
+                    );
+                }
+            }
+            // The entry stays `sending`: a restart turns it into `unknown`, never a resend.
+            Err(e) => tracing::error!(error = %e, "cannot record the outcome of a send"),
+        }
+        self.outbox_wake().notify_one();
+    }
+
+    /// What a failure says about the limits: a pair-rate error holds back that recipient
+    /// only; throughput and app limits, and a pause, hold back the whole number.
+    fn limit_after_failure(&self, recipient: &str, step: &Step) {
+        let limiter = &self.inner.outbox.limiter;
+        match step {
+            Step::DelayRecipient { delay } => limiter.defer_recipient(recipient, *delay),
+            Step::RetryAfter {
+                delay,
+                kind: BackoffKind::Throughput | BackoffKind::AppRate,
+            } => limiter.defer_all(*delay),
+            Step::Pause(_) => limiter.defer_all(PAUSE),
+            Step::RetryAfter { .. } | Step::GiveUp(_) => {}
         }
     }
 
@@ -219,6 +343,7 @@ impl Engine {
         let weak = self.downgrade();
         tokio::spawn(async move {
             let mut first = true;
+            let mut sends: JoinSet<()> = JoinSet::new();
             loop {
                 let Some(engine) = weak.upgrade() else { return };
                 if first {
@@ -241,12 +366,22 @@ impl Engine {
                         }
                     }
                 }
-                if let Err(e) = engine.send_due().await {
-                    tracing::error!(error = %e, "the outbox failed; retrying");
-                }
+                while sends.try_join_next().is_some() {}
+                let wait = match engine.dispatch_due(&mut sends).await {
+                    Ok(wait) => wait,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the outbox failed; retrying");
+                        None
+                    }
+                };
                 let wake = engine.outbox_wake().clone();
                 drop(engine);
-                let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+                let sleep = wait.map_or(IDLE_POLL, |w| w.min(IDLE_POLL));
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    Some(_) = sends.join_next(), if !sends.is_empty() => {}
+                    _ = tokio::time::sleep(sleep) => {}
+                }
             }
         });
     }
@@ -376,26 +511,88 @@ struct Claim {
     conversation: ConversationId,
     request: String,
     attempts: i64,
+    recipient: Option<String>,
 }
 
-/// Takes the oldest due entry and marks it `sending` (committed before the call).
-fn claim_next(c: &Connection, now: Timestamp) -> Result<Option<Claim>, StoreError> {
-    let claim = c
-        .query_row(
-            "SELECT o.id, o.message_id, m.action_id, m.conversation_id, o.request, o.attempts FROM outbox o JOIN messages m ON m.id = o.message_id
-             WHERE o.state = 'queued' AND COALESCE(o.next_attempt_at, 0) <= ?1 ORDER BY o.next_attempt_at, o.id LIMIT 1",
-            [now],
-            |r| Ok(Claim { outbox_id: r.get(0)?, message_id: r.get(1)?, action_id: r.get(2)?, conversation: ConversationId(r.get(3)?), request: r.get(4)?, attempts: r.get(5)? }),
-        )
-        .optional()?;
-    if let Some(claim) = &claim {
-        c.execute("UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1", params![claim.outbox_id, now])?;
-        c.execute(
-            "UPDATE messages SET status = 'sending' WHERE id = ?1",
-            [claim.message_id],
-        )?;
+#[derive(Default)]
+struct ClaimRound {
+    claims: Vec<Claim>,
+    /// Some due entries were pushed back because their recipient is held back.
+    deferred: bool,
+    /// How long until the number admits more, or the next entry falls due.
+    wait: Option<Duration>,
+}
+
+/// Takes the due entries the limits admit now, oldest first, and marks them `sending`
+/// (committed before any call). Only the oldest open entry of each recipient is a
+/// candidate, so one customer's messages go one at a time and in order. An entry whose
+/// recipient is held back (pair limit, a 131056) is moved to when it may go, so it does not
+/// hold up the entries of other recipients behind it.
+fn claim_due(
+    c: &Connection,
+    limiter: &SendLimiter,
+    free: usize,
+    now: Timestamp,
+) -> Result<ClaimRound, StoreError> {
+    let candidates = c
+        .prepare_cached(
+            "SELECT o.id, o.message_id, m.action_id, m.conversation_id, o.request, o.attempts, o.recipient
+               FROM outbox o JOIN messages m ON m.id = o.message_id
+              WHERE o.state = 'queued' AND COALESCE(o.next_attempt_at, 0) <= ?1
+                AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.recipient = o.recipient
+                                   AND p.state IN ('queued', 'sending') AND p.id < o.id)
+              ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+        )?
+        .query_map(params![now, CANDIDATES], |r| {
+            Ok(Claim {
+                outbox_id: r.get(0)?,
+                message_id: r.get(1)?,
+                action_id: r.get(2)?,
+                conversation: ConversationId(r.get(3)?),
+                request: r.get(4)?,
+                attempts: r.get(5)?,
+                recipient: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut round = ClaimRound::default();
+    for mut claim in candidates {
+        if round.claims.len() >= free {
+            break;
+        }
+        match limiter.check(claim.recipient.as_deref().unwrap_or("")) {
+            Ok(()) => {
+                c.execute(
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1 AND state = 'queued'",
+                    params![claim.outbox_id, now],
+                )?;
+                c.execute(
+                    "UPDATE messages SET status = 'sending' WHERE id = ?1",
+                    [claim.message_id],
+                )?;
+                claim.attempts += 1;
+                round.claims.push(claim);
+            }
+            Err(wait) => {
+                if let Some(number) = limiter.number_wait() {
+                    round.wait = Some(number);
+                    return Ok(round);
+                }
+                c.execute(
+                    "UPDATE outbox SET next_attempt_at = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![claim.outbox_id, now + wait.as_millis() as i64, now],
+                )?;
+                round.deferred = true;
+            }
+        }
     }
-    Ok(claim)
+    let next: Option<i64> = c.query_row(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued' AND next_attempt_at > ?1",
+        [now],
+        |r| r.get(0),
+    )?;
+    round.wait = next.map(|at| Duration::from_millis((at - now).max(1) as u64));
+    Ok(round)
 }
 
 fn settle_sent(
@@ -556,4 +753,145 @@ fn recover_after_restart(c: &Connection, now: Timestamp) -> Result<Vec<ActionId>
         .query_map([], |r| Ok(ActionId(r.get(0)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(approved)
+}
+
+/// What an operator says happened to a send whose outcome was lost (`unknown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendResolution {
+    /// It reached the customer (the operator checked): settle it as sent, never send it.
+    Sent,
+    /// It never reached WhatsApp: send it again, once.
+    NotSent,
+}
+
+impl Engine {
+    /// Outbox entries, newest first, e.g. the `unknown` ones an operator must settle.
+    pub async fn outbox_entries(
+        &self,
+        state: Option<SendState>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<OutboxEntry>, EngineError> {
+        Ok(self
+            .store()
+            .read(move |c| outbox::list(c, state, cursor.as_deref(), limit))
+            .await?)
+    }
+
+    /// An operator settles a send whose outcome was lost. Only an `unknown` entry can be
+    /// settled; `not_sent` queues it again at most once, so a lost outcome can never become
+    /// a loop of duplicates. Audited with the operator's name.
+    pub async fn resolve_send(
+        &self,
+        actor: &Actor,
+        id: i64,
+        resolution: SendResolution,
+    ) -> Result<OutboxEntry, EngineError> {
+        let now = self.now_ms();
+        let label = actor.label();
+        let (entry, events) = self
+            .store()
+            .write(move |c| resolve_unknown(c, id, resolution, &label, now))
+            .await?;
+        for event in events {
+            self.bus().publish(event);
+        }
+        if resolution == SendResolution::NotSent {
+            self.outbox_wake().notify_one();
+        }
+        Ok(entry)
+    }
+}
+
+fn resolve_unknown(
+    c: &Connection,
+    id: i64,
+    resolution: SendResolution,
+    operator: &str,
+    now: Timestamp,
+) -> Result<(OutboxEntry, Vec<Event>), StoreError> {
+    let entry = outbox::get(c, id)?;
+    if entry.state != SendState::Unknown {
+        return Err(StoreError::Conflict(format!(
+            "outbox entry {id} is {}, not unknown: only a send whose outcome was lost can be resolved",
+            entry.state
+        )));
+    }
+    let record = |kind: &'static str, detail: serde_json::Value| {
+        audit::append(
+            c,
+            &NewAuditEvent {
+                actor_kind: ActorKind::Operator,
+                actor: operator,
+                kind,
+                conversation_id: Some(entry.conversation_id),
+                run_id: None,
+                action_id: entry.action_id,
+                detail,
+            },
+            now,
+        )
+    };
+    let mut events = Vec::new();
+    match resolution {
+        SendResolution::Sent => {
+            c.execute(
+                "UPDATE outbox SET state = 'sent', last_error = NULL, updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            c.execute(
+                "UPDATE messages SET status = CASE WHEN status IN ('unknown', 'sending', 'queued') THEN 'sent' ELSE status END,
+                        status_at = ?2, needs_attention = 0 WHERE id = ?1",
+                params![entry.message_id.0, now],
+            )?;
+            events.push(Event::MessageStatus {
+                conversation_id: entry.conversation_id,
+                message_id: entry.message_id,
+                status: "sent".into(),
+            });
+            if let Some(action) = entry.action_id {
+                let result = json!({"message_id": entry.message_id, "resolved_by": operator});
+                let changed = c.execute(
+                    "UPDATE actions SET state = 'executed', result = ?2, executed_at = ?3 WHERE id = ?1 AND state = 'executing'",
+                    params![action.0, result.to_string(), now],
+                )?;
+                if changed == 1 {
+                    record("action.executed", result)?;
+                    events.push(Event::ActionExecuted {
+                        action_id: action,
+                        conversation_id: entry.conversation_id,
+                        state: "executed".into(),
+                    });
+                }
+            }
+        }
+        SendResolution::NotSent => {
+            if entry.requeued_at.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "outbox entry {id} was already sent again once after its outcome was lost; it is not sent a third time. Ask the customer, and write a new message if it is still needed"
+                )));
+            }
+            c.execute(
+                "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, requeued_at = ?2, updated_at = ?2,
+                        last_error = 'an operator said the interrupted send never reached WhatsApp; queued again once'
+                  WHERE id = ?1",
+                params![id, now],
+            )?;
+            c.execute(
+                "UPDATE messages SET status = 'queued', needs_attention = 0 WHERE id = ?1",
+                [entry.message_id.0],
+            )?;
+            events.push(Event::MessageStatus {
+                conversation_id: entry.conversation_id,
+                message_id: entry.message_id,
+                status: "queued".into(),
+            });
+        }
+    }
+    record(
+        "outbox.resolved",
+        json!({"outbox_id": id, "message_id": entry.message_id, "outcome": resolution}),
+    )?;
+    Ok((outbox::get(c, id)?, events))
 }

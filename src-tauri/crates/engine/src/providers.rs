@@ -198,8 +198,10 @@ mod tests {
 
     #[test]
     fn an_entry_without_context_length_gets_its_kinds_default() {
-        let mut llm = switchboard_core::config::LlmConfig::default();
-        llm.local_context = 2048;
+        let llm = switchboard_core::config::LlmConfig {
+            local_context: 2048,
+            ..Default::default()
+        };
         let entry = |kind: &str, context: Option<u32>| -> ProviderEntry {
             serde_json::from_value(serde_json::json!({
                 "name": "x", "kind": kind, "model": "m", "context_length": context,

@@ -8,6 +8,7 @@
 use crate::inbox::WebhookRejection;
 use crate::{ChannelMode, Engine, EngineError};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use switchboard_core::ids::InboxId;
 use switchboard_store::model::InboxSource;
@@ -28,25 +29,173 @@ pub struct SimulatedMessage {
     pub text: String,
 }
 
+/// A file a simulated customer sends: an image, a video, a voice note or a document.
+#[derive(Clone, Debug)]
+pub struct SimulatedMedia {
+    /// e.g. `image/jpeg`; decides the message type (`image`, `video`, `audio`, `document`).
+    pub mime_type: String,
+    pub data: Vec<u8>,
+    /// The document's name, as a customer's phone would send it.
+    pub filename: Option<String>,
+}
+
+impl SimulatedMedia {
+    /// From base64 (as the API carries it).
+    pub fn from_base64(
+        mime_type: String,
+        data_base64: &str,
+        filename: Option<String>,
+    ) -> Result<SimulatedMedia, EngineError> {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(data_base64.trim())
+            .map_err(|e| EngineError::Invalid(format!("`media.data_base64` is not base64: {e}")))?;
+        Ok(SimulatedMedia {
+            mime_type,
+            data,
+            filename,
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.mime_type.split('/').next().unwrap_or("") {
+            "image" => "image",
+            "video" => "video",
+            "audio" => "audio",
+            _ => "document",
+        }
+    }
+}
+
+/// What the sandbox keeps of a simulated customer's file, beside its bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredMedia {
+    mime_type: String,
+    sha256: String,
+    file_size: u64,
+}
+
 impl Engine {
     /// Delivers a simulated customer's message through the signed webhook path.
     pub async fn sandbox_customer_writes(
         &self,
         message: SimulatedMessage,
     ) -> Result<InboxId, EngineError> {
+        self.require_sandbox()?;
+        if message.text.trim().is_empty() {
+            return Err(EngineError::Invalid("`text` must not be empty".into()));
+        }
+        let object = json!({ "type": "text", "text": { "body": message.text } });
+        self.simulated_customer_message(&message.from, message.name, object)
+            .await
+    }
+
+    /// A simulated customer sends a file (with an optional caption). The file is kept in
+    /// `<data_dir>/sandbox/media` and served by the sandbox's Graph API, so the engine
+    /// downloads it exactly as it downloads a real customer's media.
+    pub async fn sandbox_customer_sends_media(
+        &self,
+        from: &str,
+        name: Option<String>,
+        caption: Option<String>,
+        media: SimulatedMedia,
+    ) -> Result<InboxId, EngineError> {
+        self.require_sandbox()?;
+        let mime_ok = media.mime_type.split_once('/').is_some_and(|(t, s)| {
+            !t.is_empty()
+                && !s.is_empty()
+                && media
+                    .mime_type
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
+        });
+        if !mime_ok {
+            return Err(EngineError::Invalid(
+                "`media.mime_type` must be a MIME type such as image/jpeg".into(),
+            ));
+        }
+        if media.data.is_empty() {
+            return Err(EngineError::Invalid("the file is empty".into()));
+        }
+        let limit = self.config().whatsapp.media_max_bytes;
+        if media.data.len() as u64 > limit {
+            return Err(EngineError::Invalid(format!(
+                "the file is larger than whatsapp.media_max_bytes ({limit} bytes)"
+            )));
+        }
+        let media_id = format!(
+            "{}{:04}",
+            self.now_ms(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed) % 10_000
+        );
+        let digest = Sha256::digest(&media.data);
+        let stored = StoredMedia {
+            mime_type: media.mime_type.clone(),
+            sha256: hex::encode(digest.as_slice()),
+            file_size: media.data.len() as u64,
+        };
+        let dir = self.sandbox_media_dir();
+        let meta = serde_json::to_vec(&stored)
+            .map_err(|e| EngineError::Internal(format!("sandbox media: {e}")))?;
+        let write = async {
+            tokio::fs::create_dir_all(&dir).await?;
+            tokio::fs::write(dir.join(&media_id), &media.data).await?;
+            tokio::fs::write(dir.join(format!("{media_id}.json")), meta).await
+        };
+        write.await.map_err(|e| {
+            EngineError::Unavailable(format!(
+                "cannot keep the sandbox file in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let kind = media.kind();
+        let mut object = json!({
+            "id": media_id,
+            "mime_type": media.mime_type,
+            "sha256": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, digest.as_slice()),
+        });
+        if let Some(caption) = caption.filter(|c| !c.trim().is_empty() && kind != "audio") {
+            object["caption"] = json!(caption);
+        }
+        if kind == "document" {
+            if let Some(filename) = media.filename {
+                object["filename"] = json!(filename);
+            }
+        }
+        let mut message = serde_json::Map::new();
+        message.insert("type".into(), json!(kind));
+        message.insert(kind.into(), object);
+        let message = serde_json::Value::Object(message);
+        self.simulated_customer_message(from, name, message).await
+    }
+
+    fn require_sandbox(&self) -> Result<(), EngineError> {
         if self.mode() != ChannelMode::Sandbox {
             return Err(EngineError::Conflict(
                 "simulated customers exist only in sandbox mode".into(),
             ));
         }
-        let from: String = message.from.chars().filter(char::is_ascii_digit).collect();
+        Ok(())
+    }
+
+    fn sandbox_media_dir(&self) -> std::path::PathBuf {
+        self.data_dir().join("sandbox").join("media")
+    }
+
+    /// Wraps a message object (`type` and its content) in a webhook from `from`, signs it and
+    /// receives it like a real one.
+    async fn simulated_customer_message(
+        &self,
+        from: &str,
+        name: Option<String>,
+        content: serde_json::Value,
+    ) -> Result<InboxId, EngineError> {
+        self.require_sandbox()?;
+        let from: String = from.chars().filter(char::is_ascii_digit).collect();
         if from.len() < 6 || from.len() > 15 {
             return Err(EngineError::Invalid(
                 "`from` must be a phone number of 6 to 15 digits".into(),
             ));
-        }
-        if message.text.trim().is_empty() {
-            return Err(EngineError::Invalid("`text` must not be empty".into()));
         }
         let now_s = self.now_ms() / 1000;
         let wamid = format!(
@@ -54,6 +203,10 @@ impl Engine {
             self.now_ms(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
+        let mut message = json!({ "from": from, "id": wamid, "timestamp": now_s.to_string() });
+        if let (Some(message), Some(content)) = (message.as_object_mut(), content.as_object()) {
+            message.extend(content.clone());
+        }
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{
@@ -63,14 +216,8 @@ impl Engine {
                     "value": {
                         "messaging_product": "whatsapp",
                         "metadata": { "display_phone_number": SANDBOX_DISPLAY_NUMBER, "phone_number_id": SANDBOX_PHONE_NUMBER_ID },
-                        "contacts": [{ "profile": { "name": message.name.clone().unwrap_or_else(|| format!("+{from}")) }, "wa_id": from }],
-                        "messages": [{
-                            "from": from,
-                            "id": wamid,
-                            "timestamp": now_s.to_string(),
-                            "type": "text",
-                            "text": { "body": message.text }
-                        }]
+                        "contacts": [{ "profile": { "name": name.unwrap_or_else(|| format!("+{from}")) }, "wa_id": from }],
+                        "messages": [message]
                     }
                 }]
             }]
@@ -173,6 +320,83 @@ impl Engine {
             "contacts": [{ "input": to, "wa_id": to }],
             "messages": [{ "id": wamid }]
         }))
+    }
+}
+
+impl Engine {
+    /// The sandbox's Graph API media lookup (`GET /{version}/{media-id}`): answers as Meta
+    /// does, with a URL on the sandbox's own address for the bytes.
+    pub async fn sandbox_graph_media_lookup(
+        &self,
+        bearer: Option<&str>,
+        media_id: &str,
+    ) -> Result<serde_json::Value, EngineError> {
+        self.sandbox_graph_auth(bearer)?;
+        let stored = self.sandbox_stored_media(media_id).await?;
+        let base = self
+            .inner
+            .graph_base
+            .read()
+            .ok()
+            .and_then(|b| b.clone())
+            .ok_or_else(|| {
+                EngineError::Internal("the sandbox Graph API has no address yet".into())
+            })?;
+        Ok(json!({
+            "url": format!("{}/media/{media_id}", base.trim_end_matches('/')),
+            "mime_type": stored.mime_type,
+            "sha256": stored.sha256,
+            "file_size": stored.file_size.to_string(),
+            "id": media_id,
+            "messaging_product": "whatsapp"
+        }))
+    }
+
+    /// The sandbox's media download: the bytes of a simulated customer's file and their type.
+    pub async fn sandbox_graph_media_bytes(
+        &self,
+        bearer: Option<&str>,
+        media_id: &str,
+    ) -> Result<(String, Vec<u8>), EngineError> {
+        self.sandbox_graph_auth(bearer)?;
+        let stored = self.sandbox_stored_media(media_id).await?;
+        let bytes = tokio::fs::read(self.sandbox_media_dir().join(media_id))
+            .await
+            .map_err(|_| {
+                EngineError::NotFound(format!("(#100) media {media_id} does not exist"))
+            })?;
+        Ok((stored.mime_type, bytes))
+    }
+
+    fn sandbox_graph_auth(&self, bearer: Option<&str>) -> Result<(), EngineError> {
+        if self.mode() != ChannelMode::Sandbox {
+            return Err(EngineError::NotFound(
+                "the sandbox Graph API exists only in sandbox mode".into(),
+            ));
+        }
+        let expected = self.channel().access_token.as_ref().map(|t| t.expose());
+        if bearer.is_none() || bearer != expected {
+            return Err(EngineError::Forbidden(
+                "(#190) Invalid OAuth access token".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn sandbox_stored_media(&self, media_id: &str) -> Result<StoredMedia, EngineError> {
+        let missing = || {
+            EngineError::NotFound(format!(
+                "(#100) Unsupported get request. Object with ID '{media_id}' does not exist"
+            ))
+        };
+        // The id arrives in a URL path: digits only, as the sandbox makes them.
+        if media_id.is_empty() || !media_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(missing());
+        }
+        let meta = tokio::fs::read(self.sandbox_media_dir().join(format!("{media_id}.json")))
+            .await
+            .map_err(|_| missing())?;
+        serde_json::from_slice(&meta).map_err(|_| missing())
     }
 }
 

@@ -15,6 +15,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Most actions one answer may carry.
 pub const MAX_ACTIONS: usize = 5;
+/// The answer's `reasoning`, in characters: the schema says so and the validator holds to it.
+pub const MAX_REASONING_CHARS: usize = 600;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Reply {
@@ -342,7 +344,7 @@ impl ActionCatalog {
                 },
                 "reasoning": {
                     "type": "string",
-                    "maxLength": 600,
+                    "maxLength": MAX_REASONING_CHARS,
                     "description": "Why these actions, for the operator who reviews them."
                 },
                 "confidence": {

@@ -114,6 +114,16 @@ impl AnswerValidator {
             }
         }
         let reasoning = match object.get("reasoning") {
+            Some(Value::String(s)) if s.chars().count() > crate::actions::MAX_REASONING_CHARS => {
+                errors.push(error(
+                    "/reasoning",
+                    format!(
+                        "too long: at most {} characters",
+                        crate::actions::MAX_REASONING_CHARS
+                    ),
+                ));
+                String::new()
+            }
             Some(Value::String(s)) => s.clone(),
             _ => {
                 errors.push(error(

@@ -89,6 +89,12 @@ string_enum!(InboxState { Pending = "pending", Processed = "processed", Ignored 
 
 string_enum!(InboxSource { WhatsApp = "whatsapp", Sandbox = "sandbox" });
 
+string_enum!(
+    /// Where an outbound message is in the outbox. `unknown`: the process stopped while the
+    /// send was in flight; a status webhook or an operator settles it.
+    SendState { Queued = "queued", Sending = "sending", Sent = "sent", Failed = "failed", Unknown = "unknown", Cancelled = "cancelled" }
+);
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Contact {
     pub id: ContactId,

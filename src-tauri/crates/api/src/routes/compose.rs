@@ -143,3 +143,46 @@ pub(crate) async fn send(
         .await?;
     Ok((StatusCode::ACCEPTED, Json(message.into())))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignBody {
+    /// The operator to give the conversation to; null unassigns it.
+    pub operator_id: Option<i64>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub(crate) struct Assignment {
+    pub conversation_id: i64,
+    pub operator_id: Option<i64>,
+    /// The escalation whose hold moved to the new operator, when a human held it.
+    pub escalation: Option<dto::Escalation>,
+}
+
+/// Reassigns the conversation (supervisor): when a human holds it, the hold moves to the
+/// new operator, who continues and hands it back.
+#[utoipa::path(post, path = "/api/conversations/{id}/assign", tag = "conversations",
+    params(("id" = i64, Path, description = "Conversation id")), request_body = AssignBody,
+    responses((status = 200, body = Assignment), (status = 404, body = crate::ErrorBody),
+              (status = 409, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody),
+              (status = 403, body = crate::ErrorBody)))]
+pub(crate) async fn assign(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<AssignBody>,
+) -> Result<Json<Assignment>, ApiError> {
+    let assignment = state
+        .engine
+        .reassign_conversation(
+            &actor,
+            ConversationId(id),
+            body.operator_id.map(switchboard_core::ids::OperatorId),
+        )
+        .await?;
+    Ok(Json(Assignment {
+        conversation_id: assignment.conversation_id.0,
+        operator_id: assignment.operator_id.map(|o| o.0),
+        escalation: assignment.escalation.map(Into::into),
+    }))
+}

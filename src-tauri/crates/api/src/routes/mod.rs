@@ -8,8 +8,10 @@ pub(crate) mod escalations;
 pub(crate) mod events;
 pub(crate) mod inbox;
 pub(crate) mod knowledge;
+pub(crate) mod media;
 pub(crate) mod metrics;
 pub(crate) mod operators;
+pub(crate) mod outbox;
 pub(crate) mod policies;
 pub(crate) mod providers;
 pub(crate) mod runs;
@@ -44,6 +46,7 @@ pub(crate) const ROUTE_ROLES: &[(&str, &str, Role)] = &[
     ("POST", "/conversations/{id}/takeover", Agent),
     ("POST", "/conversations/{id}/handback", Agent),
     ("POST", "/conversations/{id}/escalate", Agent),
+    ("POST", "/conversations/{id}/assign", Supervisor),
     ("GET", "/actions", Agent),
     ("GET", "/actions/{id}", Agent),
     ("POST", "/actions/{id}/approve", Agent),
@@ -127,6 +130,7 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
         .route("/conversations/{id}/takeover", post(compose::take_over))
         .route("/conversations/{id}/handback", post(compose::hand_back))
         .route("/conversations/{id}/escalate", post(compose::escalate))
+        .route("/conversations/{id}/assign", post(compose::assign))
         .route("/actions", get(actions::list))
         .route("/actions/{id}", get(actions::one))
         .route("/actions/{id}/approve", post(actions::approve))
@@ -173,7 +177,16 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
         .route("/whatsapp", get(whatsapp::status))
         .route("/whatsapp/test", post(whatsapp::test))
         .route("/inbox/failed", get(inbox::failed))
-        .route("/sandbox/messages", post(sandbox::customer_writes))
+        // role: agent (the media of a conversation's messages; settling lost sends)
+        .route("/messages/{id}/media", get(media::get))
+        .route("/outbox", get(outbox::list))
+        .route("/outbox/{id}/resolve", post(outbox::resolve))
+        .route(
+            "/sandbox/messages",
+            // A simulated customer's file travels in the body, in base64.
+            post(sandbox::customer_writes)
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)),
+        )
         .with_state(state)
 }
 
@@ -192,8 +205,10 @@ pub(crate) fn webhook_routes(state: ApiState) -> Router {
         )
         .route(
             "/sandbox/graph/{version}/{phone_number_id}",
-            get(whatsapp::sandbox_phone_number),
+            // Graph's `/{version}/{id}` is the phone number or a media id: one route.
+            get(sandbox::graph_node),
         )
+        .route("/sandbox/graph/media/{media_id}", get(sandbox::graph_media))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
 }

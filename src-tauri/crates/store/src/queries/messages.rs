@@ -231,3 +231,29 @@ pub fn set_status(
     ])?;
     Ok(())
 }
+
+/// What a media download needs to know of a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaSource {
+    pub kind: String,
+    pub content: serde_json::Value,
+    pub sandbox: bool,
+}
+
+pub fn media_source(conn: &Connection, id: MessageId) -> Result<MediaSource, StoreError> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached("SELECT kind, content, sandbox FROM messages WHERE id = ?1")?
+        .query_row([id.0], |r| {
+            let content: String = r.get(1)?;
+            Ok(MediaSource {
+                kind: r.get(0)?,
+                content: serde_json::from_str(&content).unwrap_or(serde_json::Value::Null),
+                sandbox: r.get(2)?,
+            })
+        })
+        .optional()?
+        .ok_or(StoreError::NotFound {
+            what: "message",
+            id: id.0,
+        })
+}

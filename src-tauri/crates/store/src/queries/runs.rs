@@ -109,15 +109,97 @@ pub fn latest_layer(conn: &Connection, layer: &str) -> Result<Option<(i64, Strin
         .optional()?)
 }
 
-/// Words of the request as an FTS5 query: each a quoted phrase, any may match.
-pub fn fts_any_of(text: &str) -> Option<String> {
-    let words: Vec<String> = text
+/// Most words of a request one full-text query uses. Each term costs a pass over its list
+/// of documents and a BM25 term for every document that has it, so without a cap a long
+/// message costs in proportion to its length (and a word most documents contain adds cost
+/// but almost nothing to the ranking).
+pub const MAX_QUERY_TERMS: usize = 8;
+
+/// The terms worth searching `table` (an FTS5 table) for, as an FTS5 query.
+///
+/// BM25 gives a term that half the documents or more contain no weight (FTS5 floors its
+/// IDF), yet scoring it costs a pass over a long list of documents: such terms are left
+/// out, and the rest are kept rarest first, at most [`MAX_QUERY_TERMS`]. When every word is
+/// that common, the rarest one still decides what matches. `None` when no word occurs at all.
+fn informative_query(
+    conn: &Connection,
+    table: &'static str,
+    text: &str,
+) -> Result<Option<String>, StoreError> {
+    let mut words: Vec<String> = Vec::new();
+    for word in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3)
-        .take(24)
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
+    {
+        let word = word.to_lowercase();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    words.truncate(2 * MAX_QUERY_TERMS);
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let documents: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {table}"))?
+        .query_row([], |r| r.get(0))?;
+    let mut counted = Vec::with_capacity(words.len());
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT count(*) FROM {table} WHERE {table} MATCH ?1"
+    ))?;
+    for word in words {
+        let phrase = format!("\"{word}\"");
+        let n: i64 = stmt.query_row([&phrase], |r| r.get(0))?;
+        if n > 0 {
+            counted.push((n, phrase));
+        }
+    }
+    counted.sort_by_key(|(n, _)| *n);
+    let mut terms: Vec<String> = counted
+        .iter()
+        .filter(|(n, _)| 2 * n < documents)
+        .take(MAX_QUERY_TERMS)
+        .map(|(_, p)| p.clone())
         .collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
+    if terms.is_empty() {
+        terms.extend(counted.into_iter().take(1).map(|(_, p)| p));
+    }
+    Ok((!terms.is_empty()).then(|| terms.join(" OR ")))
+}
+
+/// The ids of the `k` best-ranked matches of `query` that `usable` accepts.
+///
+/// Ranks in the FTS index alone (rowid and rank, no document text), so the sort does not
+/// carry every matching document's body; `candidates` is that query with the usability
+/// flag, for a pool of `?2` best matches. The pool grows only when too few of it are
+/// usable.
+fn best_matches(
+    conn: &Connection,
+    candidates: &str,
+    query: &str,
+    k: u32,
+) -> Result<Vec<i64>, StoreError> {
+    let mut pool = (k * 8).max(40);
+    loop {
+        let mut stmt = conn.prepare_cached(candidates)?;
+        let rows = stmt
+            .query_map(params![query, pool], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let exhausted = (rows.len() as u32) < pool;
+        let ids: Vec<i64> = rows
+            .into_iter()
+            .filter(|(_, usable)| *usable)
+            .map(|(id, _)| id)
+            .take(k as usize)
+            .collect();
+        if ids.len() as u32 >= k || exhausted {
+            return Ok(ids);
+        }
+        pool = pool.saturating_mul(4);
+    }
 }
 
 /// The `k` most relevant knowledge documents by BM25.
@@ -126,17 +208,22 @@ pub fn relevant_knowledge(
     text: &str,
     k: u32,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let Some(query) = fts_any_of(text) else {
+    let Some(query) = informative_query(conn, "knowledge_fts", text)? else {
         return Ok(Vec::new());
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.title, d.body FROM knowledge_fts f JOIN knowledge_documents d ON d.id = f.rowid
-         WHERE knowledge_fts MATCH ?1 AND d.active = 1 ORDER BY bm25(knowledge_fts) LIMIT ?2",
+    let ids = best_matches(
+        conn,
+        "SELECT f.rowid, d.active = 1 FROM
+            (SELECT rowid, rank FROM knowledge_fts WHERE knowledge_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+         JOIN knowledge_documents d ON d.id = f.rowid ORDER BY f.rank",
+        &query,
+        k,
     )?;
-    let rows = stmt
-        .query_map(params![query, k], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let mut stmt =
+        conn.prepare_cached("SELECT title, body FROM knowledge_documents WHERE id = ?1")?;
+    ids.into_iter()
+        .map(|id| Ok(stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        .collect()
 }
 
 /// The `k` most relevant approved (possibly edited) examples.
@@ -145,17 +232,23 @@ pub fn relevant_examples(
     text: &str,
     k: u32,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let Some(query) = fts_any_of(text) else {
+    let Some(query) = informative_query(conn, "examples_fts", text)? else {
         return Ok(Vec::new());
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.request_text, COALESCE(e.final, e.proposed) FROM examples_fts f JOIN examples e ON e.id = f.rowid
-         WHERE examples_fts MATCH ?1 AND e.label IN ('approved', 'edited') ORDER BY bm25(examples_fts) LIMIT ?2",
+    let ids = best_matches(
+        conn,
+        "SELECT f.rowid, e.label IN ('approved', 'edited') FROM
+            (SELECT rowid, rank FROM examples_fts WHERE examples_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+         JOIN examples e ON e.id = f.rowid ORDER BY f.rank",
+        &query,
+        k,
     )?;
-    let rows = stmt
-        .query_map(params![query, k], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let mut stmt = conn.prepare_cached(
+        "SELECT request_text, COALESCE(final, proposed) FROM examples WHERE id = ?1",
+    )?;
+    ids.into_iter()
+        .map(|id| Ok(stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        .collect()
 }
 
 pub fn session_variables(
@@ -539,4 +632,79 @@ pub fn run_detail(conn: &Connection, id: RunId) -> Result<RunDetail, StoreError>
         snapshot,
         actions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_most_documents_contain_are_left_out_of_the_query() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE VIRTUAL TABLE knowledge_fts USING fts5 (title, body);")
+            .unwrap();
+        for i in 0..10 {
+            let body = if i < 2 {
+                "pedido devolución"
+            } else {
+                "pedido envío"
+            };
+            conn.execute(
+                "INSERT INTO knowledge_fts (title, body) VALUES ('t', ?1)",
+                [body],
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            informative_query(&conn, "knowledge_fts", "pedido, devolución, zapatos").unwrap(),
+            Some(r#""devolución""#.to_string()),
+            "`pedido` is everywhere and `zapatos` nowhere"
+        );
+        assert_eq!(
+            informative_query(&conn, "knowledge_fts", "pedido envío").unwrap(),
+            Some(r#""envío""#.to_string()),
+            "all common: the rarest still decides"
+        );
+        assert_eq!(
+            informative_query(&conn, "knowledge_fts", "zapatos").unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn inactive_documents_are_skipped_even_when_they_rank_first() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE knowledge_documents (id INTEGER PRIMARY KEY, title TEXT, body TEXT, active INTEGER);
+             CREATE VIRTUAL TABLE knowledge_fts USING fts5 (title, body, content = 'knowledge_documents', content_rowid = 'id');",
+        )
+        .unwrap();
+        // 100 inactive documents that match best, then two active ones that match less.
+        for i in 0..100 {
+            conn.execute(
+                "INSERT INTO knowledge_documents (title, body, active) VALUES (?1, 'cubre garantía cubre garantía', 0)",
+                [format!("old {i}")],
+            )
+            .unwrap();
+        }
+        for title in ["current A", "current B"] {
+            conn.execute(
+                "INSERT INTO knowledge_documents (title, body, active) VALUES (?1, 'la garantía cubre un año de uso normal y defectos', 1)",
+                [title],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO knowledge_fts (rowid, title, body) SELECT id, title, body FROM knowledge_documents",
+            [],
+        )
+        .unwrap();
+        let found = relevant_knowledge(&conn, "¿Qué cubre la garantía?", 5).unwrap();
+        let titles: Vec<&str> = found.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+        assert!(
+            titles.iter().all(|t| t.starts_with("current")),
+            "{titles:?}"
+        );
+    }
 }

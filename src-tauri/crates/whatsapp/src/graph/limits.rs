@@ -140,6 +140,16 @@ impl SendLimiter {
         Ok(())
     }
 
+    /// How long until the per-number limit admits a message (`None`: it does now). Takes
+    /// nothing. Lets a scheduler tell "the number is saturated, wait" from "this recipient
+    /// is held back, try another" after a refused [`SendLimiter::check`].
+    pub fn number_wait(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let state = self.lock();
+        let at = self.number.earliest(state.number_tat, now);
+        (at > now).then(|| at - now)
+    }
+
     /// Waits until both limits admit a message to `recipient`, and takes the slot.
     ///
     /// First waits (without reserving) until the pair limit admits `recipient`, then
@@ -262,5 +272,19 @@ mod tests {
         assert_eq!(limiter.check("b"), Ok(()));
         limiter.defer_all(Duration::from_secs(3));
         assert_eq!(limiter.check("c"), Err(Duration::from_secs(3)));
+        assert_eq!(limiter.number_wait(), Some(Duration::from_secs(3)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn number_wait_tells_a_saturated_number_from_a_held_recipient() {
+        let mut limits = RateLimits::per_second(2);
+        limits.per_number_burst = 1;
+        let limiter = SendLimiter::new(limits);
+        assert_eq!(limiter.number_wait(), None);
+        limiter.defer_recipient("a", Duration::from_secs(10));
+        assert!(limiter.check("a").is_err());
+        assert_eq!(limiter.number_wait(), None, "only the recipient is held");
+        assert_eq!(limiter.check("b"), Ok(()));
+        assert_eq!(limiter.number_wait(), Some(Duration::from_millis(500)));
     }
 }
