@@ -106,16 +106,39 @@ const VOCABULARY: &[&str] = &[
     "catálogo",
 ];
 
-/// A deterministic pseudo-random word sequence.
-struct Words(u64);
+/// Words of the rest of the language, beyond the shop's own vocabulary.
+const OTHER_WORDS: usize = 5_000;
+
+/// A deterministic pseudo-random word sequence. `dense`: every word from the 80 shop words,
+/// so every document contains nearly every word of every request (a worst case for
+/// full-text ranking). Otherwise a Zipf-like mix: half the words from the shop vocabulary,
+/// half from 5,000 others where a few are frequent and most are rare, as in real text.
+struct Words {
+    state: u64,
+    dense: bool,
+}
 
 impl Words {
-    fn next(&mut self) -> &'static str {
-        self.0 = self
-            .0
+    fn new(seed: u64, dense: bool) -> Words {
+        Words { state: seed, dense }
+    }
+
+    fn roll(&mut self) -> u64 {
+        self.state = self
+            .state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        VOCABULARY[((self.0 >> 33) as usize) % VOCABULARY.len()]
+        self.state >> 33
+    }
+
+    fn next(&mut self) -> String {
+        let r = self.roll();
+        if self.dense || r.is_multiple_of(2) {
+            return VOCABULARY[(self.roll() as usize) % VOCABULARY.len()].to_string();
+        }
+        // u^3 makes low ranks frequent and high ranks rare.
+        let u = (self.roll() % 1_000_000) as f64 / 1_000_000.0;
+        format!("palabra{}", (u * u * u * OTHER_WORDS as f64) as usize)
     }
 
     fn sentence(&mut self, n: usize) -> String {
@@ -123,12 +146,12 @@ impl Words {
     }
 }
 
-async fn seed(engine: &Engine) -> ConversationId {
+async fn seed(engine: &Engine, dense: bool) -> ConversationId {
     engine
         .store()
-        .write(|c| {
+        .write(move |c| {
             let now: i64 = 1_795_000_000_000;
-            let mut words = Words(7);
+            let mut words = Words::new(7, dense);
             for i in 0..=OTHER_CONVERSATIONS {
                 c.execute(
                     "INSERT INTO contacts (phone_number_id, wa_id, name, created_at, updated_at) VALUES ('p', ?1, ?2, ?3, ?3)",
@@ -192,6 +215,15 @@ async fn seed(engine: &Engine) -> ConversationId {
         .unwrap()
 }
 
+/// User+system CPU time of this process, from /proc (Linux); `None` elsewhere.
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -212,10 +244,13 @@ fn main() {
         clock: Arc::new(SystemClock),
     })
     .unwrap();
+    // BENCH_CORPUS=dense: every document contains nearly every request word.
+    let dense = std::env::var("BENCH_CORPUS").is_ok_and(|v| v == "dense");
     let seeded = Instant::now();
-    let conversation = rt.block_on(seed(&engine));
+    let conversation = rt.block_on(seed(&engine, dense));
     println!(
-        "seeded {MESSAGES} messages and {DOCUMENTS} documents in {:?}",
+        "seeded {MESSAGES} messages and {DOCUMENTS} documents ({} corpus) in {:?}",
+        if dense { "dense" } else { "Zipf-like" },
         seeded.elapsed()
     );
 
@@ -235,11 +270,20 @@ fn main() {
         rt.block_on(engine.context_for(conversation)).unwrap();
     }
     let mut all = Vec::with_capacity(samples);
+    let cpu0 = process_cpu_time();
     for _ in 0..samples {
         let t0 = Instant::now();
         let snapshot = rt.block_on(engine.context_for(conversation)).unwrap();
         all.push(t0.elapsed());
         criterion::black_box(snapshot);
+    }
+    // CPU time is what the path costs; wall time on a shared machine adds the waits for a
+    // core, which decide the tail.
+    if let (Some(a), Some(b)) = (cpu0, process_cpu_time()) {
+        println!(
+            "gather + assemble: CPU per call {:?} (all threads, {samples} calls)",
+            (b - a) / samples as u32
+        );
     }
     all.sort_unstable();
     println!(

@@ -191,6 +191,11 @@ fn configure(conn: &Connection, writer: bool) -> Result<(), StoreError> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         // Checkpoints are run by the writer between commits (see `writer_loop`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    } else {
+        // Readers map the database instead of copying each page with a read(2): a run's
+        // context (full-text ranking over the knowledge base) touches many pages, and the
+        // system calls were most of its cost. Pages stay shared in the OS page cache.
+        conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     }
     Ok(())
 }

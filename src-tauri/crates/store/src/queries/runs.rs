@@ -31,14 +31,18 @@ pub fn uncovered_inbound(
     conn: &Connection,
     conversation: ConversationId,
 ) -> Result<Vec<ThreadMessage>, StoreError> {
+    // The bound is read first so the query is a range of the inbound index (a join
+    // condition would scan every inbound message of a long conversation).
+    let covered: i64 = conn
+        .prepare_cached("SELECT ai_covered_message_id FROM conversations WHERE id = ?1")?
+        .query_row([conversation.0], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(
-        "SELECT m.id, m.direction, m.text, m.kind, m.created_at FROM messages m
-         JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.conversation_id = ?1 AND m.direction = 'inbound' AND m.id > c.ai_covered_message_id
-         ORDER BY m.id",
+        "SELECT id, direction, text, kind, created_at FROM messages
+         WHERE conversation_id = ?1 AND direction = 'inbound' AND id > ?2
+         ORDER BY id",
     )?;
     let rows = stmt
-        .query_map([conversation.0], thread_row)?
+        .query_map(params![conversation.0, covered], thread_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -124,6 +128,7 @@ pub const MAX_QUERY_TERMS: usize = 8;
 fn informative_query(
     conn: &Connection,
     table: &'static str,
+    content: &'static str,
     text: &str,
 ) -> Result<Option<String>, StoreError> {
     let mut words: Vec<String> = Vec::new();
@@ -137,12 +142,14 @@ fn informative_query(
         }
     }
     words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-    words.truncate(2 * MAX_QUERY_TERMS);
+    // Counting a term is cheap next to scoring it, but not free.
+    words.truncate(MAX_QUERY_TERMS + MAX_QUERY_TERMS / 2);
     if words.is_empty() {
         return Ok(None);
     }
     let documents: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM {table}"))?
+        // The content table: counting the FTS table itself would read every document.
+        .prepare_cached(&format!("SELECT count(*) FROM {content}"))?
         .query_row([], |r| r.get(0))?;
     let mut counted = Vec::with_capacity(words.len());
     let mut stmt = conn.prepare_cached(&format!(
@@ -208,7 +215,7 @@ pub fn relevant_knowledge(
     text: &str,
     k: u32,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let Some(query) = informative_query(conn, "knowledge_fts", text)? else {
+    let Some(query) = informative_query(conn, "knowledge_fts", "knowledge_documents", text)? else {
         return Ok(Vec::new());
     };
     let ids = best_matches(
@@ -232,7 +239,7 @@ pub fn relevant_examples(
     text: &str,
     k: u32,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let Some(query) = informative_query(conn, "examples_fts", text)? else {
+    let Some(query) = informative_query(conn, "examples_fts", "examples", text)? else {
         return Ok(Vec::new());
     };
     let ids = best_matches(
@@ -656,17 +663,23 @@ mod tests {
             .unwrap();
         }
         assert_eq!(
-            informative_query(&conn, "knowledge_fts", "pedido, devolución, zapatos").unwrap(),
+            informative_query(
+                &conn,
+                "knowledge_fts",
+                "knowledge_fts",
+                "pedido, devolución, zapatos"
+            )
+            .unwrap(),
             Some(r#""devolución""#.to_string()),
             "`pedido` is everywhere and `zapatos` nowhere"
         );
         assert_eq!(
-            informative_query(&conn, "knowledge_fts", "pedido envío").unwrap(),
+            informative_query(&conn, "knowledge_fts", "knowledge_fts", "pedido envío").unwrap(),
             Some(r#""envío""#.to_string()),
             "all common: the rarest still decides"
         );
         assert_eq!(
-            informative_query(&conn, "knowledge_fts", "zapatos").unwrap(),
+            informative_query(&conn, "knowledge_fts", "knowledge_fts", "zapatos").unwrap(),
             None
         );
     }
