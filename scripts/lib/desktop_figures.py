@@ -3,7 +3,12 @@
 wraps it in `xvfb-run` and `dbus-run-session`) and prints one JSON object on stdout.
 
 usage: python3 scripts/lib/desktop_figures.py APP [--idle-seconds 30] [--cold-runs 5]
-                                              [--skip memory|startup]
+                 [--skip memory|startup] [--model GGUF] [--output FILE]
+
+Each launch gets a new empty data directory with the offline model (the file
+scripts/fetch-model puts in ~/.local/share/switchboard/models, or --model) linked into its
+models/ folder, as after `scripts/setup`: with no provider configured the app starts as the
+offline demo and loads that model. Idle memory is also measured once without the file.
 
 Idle memory: the app starts on an empty temporary data directory; once its window is mapped
 and its WebKit web process exists, it is left alone for --idle-seconds, then PSS and RSS of
@@ -65,7 +70,12 @@ def stat_fields(pid):
 
 
 def comm(pid):
+    """The program's file name (comm is cut at 15 characters: "WebKitWebProces")."""
     try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+        if argv0:
+            return os.path.basename(argv0)
         with open(f"/proc/{pid}/comm") as f:
             return f.read().strip()
     except OSError:
@@ -129,8 +139,18 @@ def wait_for(what, probe, timeout):
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
-def idle_memory(app, idle_seconds):
-    data_dir = tempfile.mkdtemp(prefix="sb-bench-idle-")
+def new_data_dir(prefix, model):
+    """An empty data directory, with the offline model linked in where setup puts it, so
+    the app starts as a user's does after `scripts/setup` (the offline demo)."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    if model:
+        os.mkdir(os.path.join(data_dir, "models"))
+        os.symlink(model, os.path.join(data_dir, "models", os.path.basename(model)))
+    return data_dir
+
+
+def idle_memory(app, idle_seconds, model):
+    data_dir = new_data_dir("sb-bench-idle-", model)
     log = tempfile.NamedTemporaryFile(prefix="sb-bench-idle-", suffix=".log", delete=False, mode="w")
     proc = subprocess.Popen(
         [app, "--data-dir", data_dir],
@@ -225,7 +245,7 @@ def app_pid(app, after):
     return found
 
 
-def cold_start(app, runs):
+def cold_start(app, runs, model):
     driver_port, native_port, api_port = free_port(), free_port(), free_port()
     log = tempfile.NamedTemporaryFile(prefix="sb-bench-driver-", suffix=".log", delete=False)
     driver = subprocess.Popen(
@@ -240,7 +260,7 @@ def cold_start(app, runs):
     try:
         wait_for("tauri-driver", lambda: _status_ok(wd), 30)
         for _ in range(runs):
-            data_dir = tempfile.mkdtemp(prefix="sb-bench-cold-")
+            data_dir = new_data_dir("sb-bench-cold-", model)
             t_request = time.clock_gettime(time.CLOCK_BOOTTIME)
             session = wd.call(
                 "POST",
@@ -258,7 +278,11 @@ def cold_start(app, runs):
                     except RuntimeError:
                         pass  # the page is still loading: no document to run in yet
                     if time.monotonic() > end:
-                        raise RuntimeError("the console did not become interactive in 120 s")
+                        try:
+                            where = wd.call("POST", f"/session/{sid}/execute/sync", {"script": "return location.href + ' | ' + document.title + ' | ' + document.body.innerText.slice(0, 200)", "args": []}, 10)
+                        except RuntimeError as e:
+                            where = str(e)
+                        raise RuntimeError(f"the console did not become interactive in 120 s: {where}")
                     time.sleep(0.02)
                 t_ready = time.clock_gettime(time.CLOCK_BOOTTIME)
                 spawned = app_pid(app, t_request)
@@ -303,20 +327,36 @@ def main():
     parser.add_argument("app")
     parser.add_argument("--idle-seconds", type=float, default=30)
     parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--output", help="write the JSON there (stdout also carries the D-Bus services' chatter)")
     parser.add_argument("--skip", action="append", default=[], choices=["memory", "startup"])
+    default_model = os.path.expanduser("~/.local/share/switchboard/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    parser.add_argument(
+        "--model",
+        default=default_model if os.path.isfile(default_model) else "",
+        help="GGUF file to link into each data directory (default: the one scripts/fetch-model puts in ~/.local/share; empty for none)",
+    )
     args = parser.parse_args()
     app = os.path.realpath(args.app)
     if not os.access(app, os.X_OK):
         sys.exit(f"not an executable: {app}")
-    result = {"app": app}
+    model = os.path.realpath(args.model) if args.model else ""
+    result = {"app": app, "model": model}
     if "memory" not in args.skip:
-        result["idle_memory"] = idle_memory(app, args.idle_seconds)
+        result["idle_memory"] = idle_memory(app, args.idle_seconds, model)
         print(f"idle memory: {result['idle_memory']['pss_mib']:.0f} MiB PSS", file=sys.stderr)
+        if model:
+            # The same without the model file: what the window and engine cost on their own.
+            result["idle_memory_no_model"] = idle_memory(app, args.idle_seconds, "")
+            print(f"idle memory without a model: {result['idle_memory_no_model']['pss_mib']:.0f} MiB PSS", file=sys.stderr)
     if "startup" not in args.skip:
-        result["cold_start"] = cold_start(app, args.cold_runs)
+        result["cold_start"] = cold_start(app, args.cold_runs, model)
         print(f"cold start: median {result['cold_start']['median_ms']:.0f} ms", file=sys.stderr)
-    json.dump(result, sys.stdout, indent=1)
-    print()
+    text = json.dumps(result, indent=1) + "\n"
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
 
 
 if __name__ == "__main__":
