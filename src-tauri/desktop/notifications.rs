@@ -23,11 +23,14 @@ pub const NAVIGATE_EVENT: &str = "navigate";
 struct Unavailable(Arc<AtomicBool>);
 
 impl Unavailable {
-    fn report(&self, error: &dyn std::fmt::Display) {
+    /// Returns whether this failure was the one logged as a warning.
+    fn report(&self, error: &dyn std::fmt::Display) -> bool {
         if !self.0.swap(true, Ordering::Relaxed) {
             tracing::warn!(%error, "desktop notifications are unavailable (no notification service?); the app works without them");
+            true
         } else {
             tracing::debug!(%error, "a desktop notification could not be shown");
+            false
         }
     }
 }
@@ -97,7 +100,9 @@ fn show<R: Runtime>(
                 open_conversation(&app, conversation);
             }
         }),
-        Err(e) => unavailable.report(&e),
+        Err(e) => {
+            unavailable.report(&e);
+        }
     });
 }
 
@@ -134,6 +139,15 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(5))
             .expect("the console is told to navigate");
         assert_eq!(payload, r#"{"conversation_id":42}"#);
+    }
+
+    #[test]
+    fn a_missing_notification_service_is_logged_once_only() {
+        let unavailable = Unavailable::default();
+        let shared = unavailable.clone();
+        assert!(unavailable.report(&"no D-Bus session"));
+        assert!(!shared.report(&"no D-Bus session"));
+        assert!(!unavailable.report(&"still none"));
     }
 
     #[test]
