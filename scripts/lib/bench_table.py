@@ -341,8 +341,10 @@ def main():
     table = "\n".join(lines)
     print(table)
 
+    ran = [n for n in ORDER if (out / f"{n}.log").exists() or (out / f"{n}.failed").exists()]
+    if not ran:
+        sys.exit("no measurement ran")
     if not args.no_doc:
-        ran = [n for n in ORDER if (out / f"{n}.log").exists() or (out / f"{n}.failed").exists()]
         body = "\n".join([
             "## Summary: every figure",
             "",
