@@ -13,6 +13,7 @@ mod config_doc;
 mod custom_actions;
 #[cfg(feature = "desktop")]
 mod desktop;
+mod local_models;
 mod media;
 mod metrics;
 mod outbox;

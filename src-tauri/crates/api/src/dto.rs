@@ -491,8 +491,11 @@ pub struct Provider {
     pub api_key_env: Option<String>,
     /// Whether a key is stored (never the key itself); null when none is used.
     pub key_present: Option<bool>,
-    /// False for the built-in offline model used when no provider is configured.
+    /// False for the built-in offline model used when no provider is configured, and for a
+    /// local provider added in Settings.
     pub configured: bool,
+    /// Its model file was chosen in Settings (`PUT /api/providers/{name}`).
+    pub model_from_settings: bool,
 }
 
 impl From<switchboard_engine::connections::ProviderView> for Provider {
@@ -518,13 +521,63 @@ impl From<switchboard_engine::connections::ProviderView> for Provider {
             api_key_env: p.api_key_env,
             key_present: p.key_present,
             configured: p.configured,
+            model_from_settings: p.model_from_settings,
+        }
+    }
+}
+
+/// A local provider's model: a file name of the models folder, or an absolute path.
+#[derive(Deserialize, ToSchema)]
+pub struct LocalProviderBody {
+    /// `local`: remote providers are set in the configuration file.
+    pub kind: String,
+    /// E.g. `SmolLM2-135M-Instruct.Q4_1.gguf` or `/opt/models/qwen2.5-1.5b-instruct-q4_k_m.gguf`.
+    pub model: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelFile {
+    /// The file name; use it as a local provider's `model`.
+    pub name: String,
+    pub path: String,
+    pub size_bytes: u64,
+    /// The default offline model.
+    pub default: bool,
+    /// Starts with the GGUF magic (false for a partial download or another kind of file).
+    pub valid: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelFolder {
+    /// `<data_dir>/models`.
+    pub dir: String,
+    /// The `.gguf` files there, by name.
+    pub items: Vec<ModelFile>,
+}
+
+impl From<switchboard_engine::providers::ModelFolder> for ModelFolder {
+    fn from(f: switchboard_engine::providers::ModelFolder) -> Self {
+        Self {
+            dir: f.dir.display().to_string(),
+            items: f
+                .files
+                .into_iter()
+                .map(|m| ModelFile {
+                    name: m.name,
+                    path: m.path.display().to_string(),
+                    size_bytes: m.size_bytes,
+                    default: m.default,
+                    valid: m.valid,
+                })
+                .collect(),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ProviderList {
-    /// Primary first. The chain itself is edited in the configuration file.
+    /// Primary first. Remote providers are set in the configuration file; local ones may
+    /// be added or given another model in Settings (`PUT /api/providers/{name}`).
     pub items: Vec<Provider>,
 }
 

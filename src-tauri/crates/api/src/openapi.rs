@@ -60,6 +60,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::knowledge::delete,
         crate::routes::providers::list,
         crate::routes::providers::test,
+        crate::routes::providers::put_local,
+        crate::routes::providers::model_files,
         crate::routes::providers::put_secret,
         crate::routes::whatsapp::status,
         crate::routes::whatsapp::test,

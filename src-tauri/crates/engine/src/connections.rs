@@ -38,6 +38,9 @@ pub struct ProviderView {
     pub key_present: Option<bool>,
     /// `false` for the built-in offline model used when none is configured.
     pub configured: bool,
+    /// Its model file was chosen in Settings (a provider with this and not `configured`
+    /// was added there).
+    pub model_from_settings: bool,
 }
 
 /// How one test call went. The error is typed; its message never holds a key or token.
@@ -133,21 +136,27 @@ impl Engine {
     /// keyring, so this runs on a blocking thread.
     pub async fn providers_view(&self) -> Result<Vec<ProviderView>, EngineError> {
         let engine = self.clone();
-        tokio::task::spawn_blocking(move || engine.providers_view_blocking())
+        let config = self.effective_config().await?;
+        let chosen = self.local_models().await?;
+        tokio::task::spawn_blocking(move || engine.providers_view_blocking(&config, &chosen))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))
     }
 
-    fn providers_view_blocking(&self) -> Vec<ProviderView> {
-        let entries = &self.config().llm.providers;
+    fn providers_view_blocking(
+        &self,
+        config: &switchboard_core::Config,
+        chosen: &crate::providers::LocalModels,
+    ) -> Vec<ProviderView> {
+        let entries = &config.llm.providers;
+        let in_config = |name: &str| self.config().llm.providers.iter().any(|p| p.name == name);
         if entries.is_empty() {
             return vec![ProviderView {
                 position: 0,
                 name: "local".into(),
                 kind: ProviderKind::Local,
                 base_url: String::new(),
-                model: self
-                    .config()
+                model: config
                     .llm
                     .local_model_path
                     .as_ref()
@@ -162,6 +171,7 @@ impl Engine {
                 api_key_env: None,
                 key_present: None,
                 configured: false,
+                model_from_settings: chosen.0.contains_key(crate::providers::BUILT_IN_LOCAL),
             }];
         }
         entries
@@ -194,7 +204,8 @@ impl Engine {
                     secret_name: (!local).then(|| format!("llm.{}", entry.name)),
                     api_key_env: (!local).then(|| entry.api_key_env()),
                     key_present: (!local).then(|| self.secret_present(llm_key(entry))),
-                    configured: true,
+                    configured: in_config(&entry.name),
+                    model_from_settings: local && chosen.0.contains_key(&entry.name),
                 }
             })
             .collect()
@@ -203,14 +214,15 @@ impl Engine {
     /// Sends one tiny request to the named provider, built afresh from the configuration
     /// and the secrets as they are now (so a key just stored is the one tested).
     pub async fn test_provider(&self, name: &str) -> Result<ProbeOutcome<ModelReply>, EngineError> {
-        let entries = &self.config().llm.providers;
+        // As the chain has it now, with the local models chosen in Settings.
+        let mut config = self.effective_config().await?;
+        let entries = &config.llm.providers;
         let entry = entries.iter().find(|p| p.name == name).cloned();
-        if entry.is_none() && !(entries.is_empty() && name == "local") {
+        if entry.is_none() && !(entries.is_empty() && name == crate::providers::BUILT_IN_LOCAL) {
             return Err(EngineError::NotFound(format!(
                 "no model provider is named {name:?}"
             )));
         }
-        let mut config = self.config().clone();
         config.llm.providers = entry.into_iter().collect();
         let engine = self.clone();
         let started = Instant::now();

@@ -126,7 +126,12 @@ impl Engine {
         let store = Store::open(&options.data_dir.join("switchboard.db"))?;
         let mode = channel_mode(&options.config, options.secrets.as_ref());
         let channel = channel_secrets(mode, options.secrets.as_ref());
-        let chain = providers::chain(&options.config, options.secrets.as_ref(), &options.data_dir);
+        // The local models an owner chose in Settings apply from the start.
+        let chosen = providers::LocalModels::from_settings(
+            &store.read_blocking(switchboard_store::queries::settings::all)?,
+        );
+        let effective = providers::effective_config(&options.config, &chosen, &options.data_dir);
+        let chain = providers::chain(&effective, options.secrets.as_ref(), &options.data_dir);
         let pipeline = runs::PipelineState::new(chain, &options.config)?;
         let graph_base =
             (mode == ChannelMode::Live).then(|| options.config.whatsapp.api_base_url.clone());

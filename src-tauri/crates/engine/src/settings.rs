@@ -337,12 +337,10 @@ impl Engine {
     /// new key is used by the next run.
     pub async fn rebuild_provider_chain(&self) -> Result<(), EngineError> {
         let engine = self.clone();
+        // With the local models chosen in Settings applied.
+        let config = self.effective_config().await?;
         let chain = tokio::task::spawn_blocking(move || {
-            crate::providers::chain(
-                engine.config(),
-                engine.secrets().as_ref(),
-                engine.data_dir(),
-            )
+            crate::providers::chain(&config, engine.secrets().as_ref(), engine.data_dir())
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?;

@@ -21,6 +21,7 @@ import type {
   Operator,
   Page,
   PolicySet,
+  ModelFolder,
   Provider,
   ProviderTest,
   ReplayResult,
@@ -168,6 +169,10 @@ export function createApi(client: EngineClient) {
     templates: () => list<Template>("/api/templates"),
     providers: () => list<Provider>("/api/providers"),
     testProvider: (name: string) => post<ProviderTest>(`/api/providers/${encodeURIComponent(name)}/test`),
+    /** Adds a local provider or gives one another model file (a name in the models folder or an absolute path). */
+    setLocalProvider: (name: string, model: string) =>
+      put<Provider>(`/api/providers/${encodeURIComponent(name)}`, { kind: "local", model }),
+    models: () => get<ModelFolder>("/api/models"),
     saveSecret: (name: string, value: string) => put<unknown>(`/api/secrets/${encodeURIComponent(name)}`, { value }),
     whatsapp: () => get<WhatsappInfo>("/api/whatsapp"),
     testWhatsapp: () => post<ProviderTest>("/api/whatsapp/test"),

@@ -393,6 +393,26 @@ export interface Provider {
   tools?: boolean;
   json_mode?: boolean;
   primary?: boolean;
+  /** False for the built-in offline model and for a local provider added in Settings. */
+  configured?: boolean;
+  /** Its model file was chosen in Settings. */
+  model_from_settings?: boolean;
+}
+
+/** A `.gguf` file in the data directory's models folder. */
+export interface ModelFile {
+  name: string;
+  path: string;
+  size_bytes: number;
+  /** The default offline model. */
+  default: boolean;
+  /** Starts with the GGUF magic. */
+  valid: boolean;
+}
+
+export interface ModelFolder {
+  dir: string;
+  items: ModelFile[];
 }
 
 /** What a provider or WhatsApp test answers. */

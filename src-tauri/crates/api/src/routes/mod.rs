@@ -172,7 +172,9 @@ pub(crate) fn api_routes(state: ApiState) -> Router {
                 .delete(knowledge::delete),
         )
         .route("/providers", get(providers::list))
+        .route("/providers/{name}", put(providers::put_local))
         .route("/providers/{name}/test", post(providers::test))
+        .route("/models", get(providers::model_files))
         .route("/secrets/{name}", put(providers::put_secret))
         .route("/whatsapp", get(whatsapp::status))
         .route("/whatsapp/test", post(whatsapp::test))

@@ -48,6 +48,59 @@ pub(crate) async fn test(
     }))
 }
 
+/// The `.gguf` files in the data directory's `models` folder, to choose a local provider's
+/// model from.
+#[utoipa::path(get, path = "/api/models", tag = "providers",
+    responses((status = 200, body = dto::ModelFolder), (status = 401, body = crate::ErrorBody),
+              (status = 403, body = crate::ErrorBody), (status = 503, body = crate::ErrorBody)))]
+pub(crate) async fn model_files(
+    State(state): State<ApiState>,
+) -> Result<Json<dto::ModelFolder>, ApiError> {
+    Ok(Json(state.engine.model_folder().await?.into()))
+}
+
+/// Adds a `local` provider, or changes the model file of one: a file of the models folder
+/// by name, or an absolute path. The file must exist, be readable and be a GGUF model
+/// (422 otherwise, saying why). The choice is kept in the database and applies at once:
+/// the chain is rebuilt, loading the new model and letting the old one go. A provider the
+/// configuration file names must be `local` there; one it does not name is added as the
+/// last fallback. Test it with `POST /api/providers/{name}/test`.
+#[utoipa::path(put, path = "/api/providers/{name}", tag = "providers",
+    params(("name" = String, Path, description = "Provider name (the built-in offline one is `local`)")),
+    request_body = dto::LocalProviderBody,
+    responses((status = 200, body = dto::Provider), (status = 422, body = crate::ErrorBody),
+              (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)))]
+pub(crate) async fn put_local(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<dto::LocalProviderBody>,
+) -> Result<Json<dto::Provider>, ApiError> {
+    if body.kind != "local" {
+        return Err(switchboard_engine::EngineError::Invalid(format!(
+            "kind {:?}: only local providers are added or edited here; remote providers are set in the configuration file",
+            body.kind
+        ))
+        .into());
+    }
+    state
+        .engine
+        .set_local_model(&actor, &name, &body.model)
+        .await?;
+    let view = state
+        .engine
+        .providers_view()
+        .await?
+        .into_iter()
+        .find(|p| p.name == name.trim())
+        .ok_or_else(|| {
+            switchboard_engine::EngineError::Internal(format!(
+                "provider {name:?} is missing from the chain just rebuilt"
+            ))
+        })?;
+    Ok(Json(view.into()))
+}
+
 /// Stores a secret in the secret store (the OS keyring in the desktop app). The value is
 /// never echoed; the audit record names the secret only. Names: `whatsapp.access-token`,
 /// `whatsapp.app-secret`, `whatsapp.verify-token`, `llm.<provider>`.

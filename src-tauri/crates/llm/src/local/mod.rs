@@ -241,11 +241,28 @@ fn check_model_file(path: &Path) -> Result<(), LlmError> {
     Ok(())
 }
 
+/// The models in memory, keyed by canonical path so `./m.gguf` and `/abs/m.gguf` share one
+/// copy; weak, so the memory is released when the last provider using it is dropped.
+static LOADED: OnceLock<Mutex<HashMap<PathBuf, Weak<LoadedModel>>>> = OnceLock::new();
+
+/// The files of the models in memory now (canonical paths). A model leaves when the last
+/// provider using it is dropped and its workers have finished their current job.
+pub fn loaded_model_paths() -> Vec<PathBuf> {
+    let Some(loaded) = LOADED.get() else {
+        return Vec::new();
+    };
+    let loaded = loaded.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut paths: Vec<_> = loaded
+        .iter()
+        .filter(|(_, weak)| weak.strong_count() > 0)
+        .map(|(path, _)| path.clone())
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// Loads `path`, or returns the copy already loaded by another provider. Blocking.
 fn load_model(path: &Path) -> Result<Arc<LoadedModel>, LlmError> {
-    // Keyed by canonical path so `./m.gguf` and `/abs/m.gguf` share one copy; weak, so the
-    // memory is released when the last provider using it is dropped.
-    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Weak<LoadedModel>>>> = OnceLock::new();
     check_model_file(path)?;
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     // Held across the load, so two providers connecting at once load the file once.
@@ -386,8 +403,15 @@ impl LocalProvider {
         let mut first_token_at = None;
         // Idle time counts from when a worker picked the job up, not while it was queued.
         let mut last_activity = None;
+        // Once the worker reports evaluated prompt chunks, the model is provably working:
+        // how long a long prompt takes is the machine's speed (several times slower while
+        // other work shares the cores), not a stalled server, so from then on the idle
+        // deadline between chunks and the total deadline apply, not the first-token one.
+        // Otherwise a busy machine turns every offline run into an escalation.
+        let mut evaluating = false;
         loop {
-            let (deadline, phase) = deadlines.next(first_token_at.is_some(), last_activity);
+            let (deadline, phase) =
+                deadlines.next(first_token_at.is_some() || evaluating, last_activity);
             let event = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Err(LlmError::Cancelled),
@@ -401,7 +425,7 @@ impl LocalProvider {
             };
             last_activity = Some(Instant::now());
             match event {
-                WorkerEvent::Progress => {}
+                WorkerEvent::Progress => evaluating = true,
                 WorkerEvent::Text(delta) => {
                     if first_token_at.is_none() {
                         first_token_at = Some(Instant::now());
