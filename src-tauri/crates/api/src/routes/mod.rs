@@ -90,6 +90,8 @@ pub(crate) const ROUTE_ROLES: &[(&str, &str, Role)] = &[
     ("DELETE", "/knowledge/{id}", Owner),
     ("GET", "/providers", Owner),
     ("POST", "/providers/{name}/test", Owner),
+    ("PUT", "/providers/{name}", Owner),
+    ("GET", "/models", Owner),
     ("PUT", "/secrets/{name}", Owner),
     ("POST", "/whatsapp/test", Owner),
 ];
