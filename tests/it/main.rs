@@ -26,5 +26,6 @@ mod storage_faults;
 mod store;
 mod streaming;
 mod takeover;
+mod thread;
 mod tasks;
 mod webhook;

@@ -101,6 +101,30 @@ pub struct Message {
     pub error: Option<String>,
     pub created_at: String,
     pub sent_by: Option<String>,
+    /// WhatsApp's id of the message (none for a send not yet accepted).
+    pub wamid: Option<String>,
+    /// The message this one quotes (WhatsApp's `context.id`).
+    pub reply_to: Option<ReplyTo>,
+    /// Reactions to this message. A reaction to a message of this conversation appears
+    /// here, not as a message of its own; one to a message we do not have stays a message.
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplyTo {
+    /// The quoted message's wamid.
+    pub wamid: String,
+    /// Our id of the quoted message, when it is in this conversation.
+    pub message_id: Option<i64>,
+    /// The start of its text (or `[kind]`), when we have it. Customer content: render as text.
+    pub preview: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Reaction {
+    pub emoji: String,
+    /// `customer` or `business`.
+    pub from: String,
 }
 
 impl From<model::Message> for Message {
@@ -116,6 +140,27 @@ impl From<model::Message> for Message {
             error: m.error_title,
             created_at: to_rfc3339(m.created_at),
             sent_by: m.sent_by,
+            wamid: m.wamid,
+            reply_to: m.reply_to.map(|q| {
+                let (message_id, preview) = q.found.map(|(id, p)| (id.0, p)).unzip();
+                ReplyTo {
+                    wamid: q.wamid,
+                    message_id,
+                    preview,
+                }
+            }),
+            reactions: m
+                .reactions
+                .into_iter()
+                .map(|r| Reaction {
+                    emoji: r.emoji,
+                    from: match r.from {
+                        model::Direction::Inbound => "customer",
+                        model::Direction::Outbound => "business",
+                    }
+                    .into(),
+                })
+                .collect(),
         }
     }
 }

@@ -131,6 +131,23 @@ pub struct Message {
     pub error_title: Option<String>,
     pub sent_by: Option<String>,
     pub created_at: Timestamp,
+    /// The message this one quotes (WhatsApp's `context.id`), resolved when it is stored.
+    pub reply_to: Option<QuotedMessage>,
+    /// Reactions to this message, one per side (customer, business), latest wins.
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuotedMessage {
+    pub wamid: String,
+    /// Our id and a short preview, when the quoted message is in this conversation.
+    pub found: Option<(MessageId, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reaction {
+    pub emoji: String,
+    pub from: Direction,
 }
 
 #[derive(Clone, Debug, PartialEq)]

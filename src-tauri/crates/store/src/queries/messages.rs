@@ -1,14 +1,45 @@
 use super::clamp_limit;
-use crate::model::{Direction, Message, Page};
+use crate::model::{Direction, Message, Page, QuotedMessage, Reaction};
 use crate::StoreError;
 use rusqlite::{params, Connection, Row};
+use std::collections::HashMap;
 use switchboard_core::ids::{ConversationId, MessageId};
 use switchboard_core::Timestamp;
 
-const COLUMNS: &str = "id, conversation_id, direction, wamid, kind, text, content, status, error_title, sent_by, created_at";
+/// How much of a quoted message a reply shows above its bubble.
+const QUOTE_PREVIEW_CHARS: usize = 100;
+
+const COLUMNS: &str =
+    "m.id, m.conversation_id, m.direction, m.wamid, m.kind, m.text, m.content, m.status,
+     m.error_title, m.sent_by, m.created_at, m.reply_to_wamid, q.id, q.kind, q.text";
+
+/// The quoted message is looked up in the same conversation only: a reply never shows
+/// another customer's text.
+const FROM_WITH_QUOTE: &str = "messages m
+     LEFT JOIN messages q ON q.wamid = m.reply_to_wamid AND q.conversation_id = m.conversation_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     let content: String = row.get(6)?;
+    let reply_to_wamid: Option<String> = row.get(11)?;
+    let quoted_id: Option<i64> = row.get(12)?;
+    let reply_to = match reply_to_wamid {
+        Some(wamid) => {
+            let found = match quoted_id {
+                Some(id) => {
+                    let kind: String = row.get(13)?;
+                    let text: Option<String> = row.get(14)?;
+                    let preview: String = preview(text.as_deref(), &kind)
+                        .chars()
+                        .take(QUOTE_PREVIEW_CHARS)
+                        .collect();
+                    Some((MessageId(id), preview))
+                }
+                None => None,
+            };
+            Some(QuotedMessage { wamid, found })
+        }
+        None => None,
+    };
     Ok(Message {
         id: MessageId(row.get(0)?),
         conversation_id: ConversationId(row.get(1)?),
@@ -21,10 +52,15 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         error_title: row.get(8)?,
         sent_by: row.get(9)?,
         created_at: row.get(10)?,
+        reply_to,
+        reactions: Vec::new(),
     })
 }
 
-/// The newest `limit` messages before `before` (exclusive), returned oldest first.
+/// The newest `limit` messages before `before` (exclusive), returned oldest first, with
+/// their quoted message and reactions. A reaction to a message of this conversation is
+/// shown on that message, not listed; one whose target we do not have stays in the list,
+/// so nothing the customer sent disappears.
 pub fn list(
     conn: &Connection,
     conversation: ConversationId,
@@ -33,7 +69,13 @@ pub fn list(
 ) -> Result<Page<Message>, StoreError> {
     let limit = clamp_limit(limit);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+        "SELECT {COLUMNS} FROM {FROM_WITH_QUOTE}
+         WHERE m.conversation_id = ?1 AND m.id < ?2
+           AND NOT (m.kind = 'reaction' AND EXISTS (
+               SELECT 1 FROM messages t
+               WHERE t.wamid = json_extract(m.content, '$.message_id')
+                 AND t.conversation_id = m.conversation_id))
+         ORDER BY m.id DESC LIMIT ?3"
     ))?;
     let mut items = stmt
         .query_map(
@@ -48,7 +90,56 @@ pub fn list(
         None
     };
     items.reverse();
+    attach_reactions(conn, conversation, &mut items)?;
     Ok(Page { items, next_cursor })
+}
+
+/// Each side's latest reaction to each message of `items`; a reaction without an emoji
+/// is WhatsApp's way of removing the earlier one.
+fn attach_reactions(
+    conn: &Connection,
+    conversation: ConversationId,
+    items: &mut [Message],
+) -> Result<(), StoreError> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, m) in items.iter().enumerate() {
+        if let Some(wamid) = &m.wamid {
+            index.insert(wamid.clone(), i);
+        }
+    }
+    if index.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT json_extract(content, '$.message_id'), json_extract(content, '$.emoji'), direction
+         FROM messages
+         WHERE conversation_id = ?1 AND kind = 'reaction'
+         ORDER BY id",
+    )?;
+    let mut latest: HashMap<(usize, Direction), Option<String>> = HashMap::new();
+    let rows = stmt.query_map([conversation.0], |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Direction>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (target, emoji, from) = row?;
+        if let Some(&i) = target.as_ref().and_then(|t| index.get(t)) {
+            latest.insert((i, from), emoji.filter(|e| !e.is_empty()));
+        }
+    }
+    for ((i, from), emoji) in latest {
+        if let Some(emoji) = emoji {
+            items[i].reactions.push(Reaction { emoji, from });
+        }
+    }
+    for m in items.iter_mut() {
+        // Customer first, then ours: a stable order for the chips.
+        m.reactions.sort_by_key(|r| r.from != Direction::Inbound);
+    }
+    Ok(())
 }
 
 /// A new inbound message. Returns `None` when its wamid was already stored: WhatsApp
