@@ -73,20 +73,3 @@ export function messageBody(message: Message): MessageBody {
       return message.text ? { type: "text" } : { type: "other", kind };
   }
 }
-
-/** Reactions are shown on the message they react to (when it is known), not as bubbles. */
-export function splitReactions(messages: Message[]): { thread: Message[]; reactions: Map<string, string[]> } {
-  const reactions = new Map<string, string[]>();
-  const byWamid = new Set(messages.map((m) => m.wamid).filter((w): w is string => !!w));
-  const thread: Message[] = [];
-  for (const message of messages) {
-    const body = message.kind === "reaction" ? messageBody(message) : null;
-    if (body?.type === "reaction" && body.target && byWamid.has(body.target)) {
-      // One customer per thread: their latest reaction replaces the earlier one (none removes it).
-      reactions.set(body.target, body.emoji ? [body.emoji] : []);
-      continue;
-    }
-    thread.push(message);
-  }
-  return { thread, reactions };
-}

@@ -1,4 +1,4 @@
-// The dashboard's series, read from `GET /api/metrics` whatever the exact field names are.
+// The dashboard's series, read from `GET /api/metrics` (`DayMetrics` in docs/openapi.json).
 import type { MetricsDay } from "./api/types";
 
 export interface Point {
@@ -6,30 +6,21 @@ export interface Point {
   value: number | null;
 }
 
-function pick(day: MetricsDay, names: string[]): number | null {
-  for (const name of names) {
-    const v = day[name];
-    if (typeof v === "number" && Number.isFinite(v)) return v;
-  }
-  return null;
-}
-
-/** A share as 0..1: a ratio field when present, else count / total. */
-function share(day: MetricsDay, ratio: string[], count: string[], total: string[]): number | null {
-  const r = pick(day, ratio);
-  if (r !== null) return r > 1 ? r / 100 : r;
-  const c = pick(day, count);
-  const n = pick(day, total);
-  return c !== null && n !== null && n > 0 ? c / n : null;
+/** A number the API sent, or null (no data that day, e.g. a share of zero conversations). */
+function num(value: number | null | undefined): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 export interface Series {
   volume: Point[];
+  /** Shares are 0..1, as the API computes them. */
   resolvedShare: Point[];
   approvedUneditedShare: Point[];
   escalationRate: Point[];
   medianFirstReplyMs: Point[];
+  /** Tokens in plus tokens out. */
   tokens: Point[];
+  /** USD. */
   cost: Point[];
 }
 
@@ -39,36 +30,19 @@ export function dayLabel(day: string): string {
 }
 
 export function series(days: MetricsDay[]): Series {
-  const at = (f: (d: MetricsDay) => number | null) =>
-    days.map((d) => ({ label: dayLabel(d.date ?? d.day ?? ""), value: f(d) }));
+  const at = (f: (d: MetricsDay) => number | null) => days.map((d) => ({ label: dayLabel(d.date), value: f(d) }));
   return {
-    volume: at((d) => pick(d, ["inbound", "inbound_messages", "messages_in", "volume", "messages"])),
-    resolvedShare: at((d) =>
-      share(d, ["resolved_without_human_share", "resolved_without_human_rate", "ai_resolved_share"], ["resolved_without_human"], ["conversations", "resolved"]),
-    ),
-    approvedUneditedShare: at((d) =>
-      share(
-        d,
-        ["approvals_without_edits_share", "approvals_without_edit_share", "approved_without_edits_share"],
-        ["approved_unedited", "approvals_without_edit", "approved_without_edits"],
-        ["approvals", "decisions"],
-      ),
-    ),
-    escalationRate: at((d) => share(d, ["escalation_rate", "escalation_share"], ["escalated_conversations", "escalations"], ["conversations"])),
-    medianFirstReplyMs: at((d) => {
-      const ms = pick(d, ["median_first_reply_ms", "median_time_to_first_reply_ms"]);
-      if (ms !== null) return ms;
-      const s = pick(d, ["median_first_reply_secs", "median_first_reply_seconds", "median_time_to_first_reply_secs"]);
-      return s === null ? null : s * 1000;
-    }),
+    volume: at((d) => num(d.inbound_messages)),
+    resolvedShare: at((d) => num(d.resolved_without_human_share)),
+    approvedUneditedShare: at((d) => num(d.approvals_without_edits_share)),
+    escalationRate: at((d) => num(d.escalation_rate)),
+    medianFirstReplyMs: at((d) => num(d.median_first_reply_ms)),
     tokens: at((d) => {
-      const total = pick(d, ["tokens", "tokens_total"]);
-      if (total !== null) return total;
-      const i = pick(d, ["tokens_in"]);
-      const o = pick(d, ["tokens_out"]);
+      const i = num(d.tokens_in);
+      const o = num(d.tokens_out);
       return i === null && o === null ? null : (i ?? 0) + (o ?? 0);
     }),
-    cost: at((d) => pick(d, ["cost", "cost_usd", "cost_total"])),
+    cost: at((d) => num(d.cost_usd)),
   };
 }
 

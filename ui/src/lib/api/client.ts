@@ -20,7 +20,7 @@ export type StreamState = "connecting" | "open" | "reconnecting" | "unauthorized
 export interface EngineClient {
   readonly kind: "tauri" | "http";
   request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
-  /** Binary GET (media). Absent where bytes cannot travel (the window's IPC). */
+  /** Binary GET (media): over HTTP with the token in a browser, as base64 over IPC in the window. */
   requestBlob?(path: string): Promise<Blob>;
   /** A GET answered with text that is not one JSON value (CSV, JSON lines). */
   requestText(path: string): Promise<string>;

@@ -15,6 +15,31 @@ function fakeInvoke(impl: (cmd: string, args?: Record<string, unknown>) => unkno
 }
 
 describe("Tauri client", () => {
+  it("hands back a binary body byte for byte, typed as served", async () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const base64 = btoa(String.fromCharCode(...bytes));
+    const { invoke, calls } = fakeInvoke(() => ({ status: 200, content_type: "application/pdf", body: null, base64 }));
+    const blob = await createTauriClient({ invoke }).requestBlob!("/api/messages/7/media");
+    expect(calls[0].args).toEqual({ request: { method: "GET", path: "/api/messages/7/media", body: null } });
+    expect(blob.type).toBe("application/pdf");
+    expect(new Uint8Array(await blob.arrayBuffer())).toEqual(bytes);
+  });
+
+  it("hands back text bodies as text and refuses a failed media request", async () => {
+    const csv = "id,detail\n1,\"á\"\n";
+    const text = await createTauriClient({
+      invoke: fakeInvoke(() => ({ status: 200, content_type: "text/csv; charset=utf-8", body: csv })).invoke,
+    }).requestText("/api/audit/export?format=csv");
+    expect(text).toBe(csv);
+
+    const err = await createTauriClient({
+      invoke: fakeInvoke(() => ({ status: 404, body: { error: { code: "not_found", message: "No media" } } })).invoke,
+    })
+      .requestBlob!("/api/messages/8/media")
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, code: "not_found" });
+  });
+
   it("sends requests through invoke('api_request')", async () => {
     const { invoke, calls } = fakeInvoke(() => ({ status: 200, body: { items: [], next_cursor: null } }));
     const client = createTauriClient({ invoke });

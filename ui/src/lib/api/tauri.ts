@@ -18,10 +18,30 @@ export interface TauriClientOptions {
   backoff: BackoffOptions;
 }
 
-/** What the `api_request` command resolves to. */
+/**
+ * What the `api_request` command resolves to. IPC carries JSON, so the body comes in the form
+ * that keeps it intact: JSON as JSON, text as a string, anything else (media) as base64.
+ */
 export interface IpcResponse {
   status: number;
+  content_type?: string | null;
   body: unknown;
+  /** A binary body's exact bytes, base64. */
+  base64?: string;
+}
+
+/** The bytes of a body as the command hands it back. */
+export function ipcBodyBytes(response: IpcResponse): Uint8Array<ArrayBuffer> {
+  if (typeof response.base64 === "string") {
+    const raw = atob(response.base64);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes;
+  }
+  const body = response.body;
+  if (body === null || body === undefined) return new Uint8Array(0);
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  return new TextEncoder().encode(text) as Uint8Array<ArrayBuffer>;
 }
 
 export function createTauriClient(options: Partial<TauriClientOptions> = {}): EngineClient {
@@ -29,7 +49,7 @@ export function createTauriClient(options: Partial<TauriClientOptions> = {}): En
   const createChannel = options.createChannel ?? (() => new Channel<unknown>());
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
 
-  async function request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+  async function send(method: HttpMethod, path: string, body?: unknown): Promise<IpcResponse> {
     let response: IpcResponse;
     try {
       response = await invoke<IpcResponse>("api_request", {
@@ -39,7 +59,11 @@ export function createTauriClient(options: Partial<TauriClientOptions> = {}): En
       throw new ApiError(0, "ipc_error", err instanceof Error ? err.message : String(err));
     }
     if (response.status >= 400) throw errorFromBody(response.status, response.body);
-    return response.body as T;
+    return response;
+  }
+
+  async function request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+    return (await send(method, path, body)).body as T;
   }
 
   /**
@@ -99,12 +123,16 @@ export function createTauriClient(options: Partial<TauriClientOptions> = {}): En
     };
   }
 
-  /** The command hands back a body that is not JSON as a string (CSV, JSON lines). */
-  async function requestText(path: string): Promise<string> {
-    const body = await request<unknown>("GET", path);
-    if (typeof body === "string") return body;
-    return body === null || body === undefined ? "" : JSON.stringify(body);
+  /** Media and other files: the exact bytes, typed as the engine served them. */
+  async function requestBlob(path: string): Promise<Blob> {
+    const response = await send("GET", path);
+    return new Blob([ipcBodyBytes(response)], { type: response.content_type ?? "" });
   }
 
-  return { kind: "tauri", request, requestText, subscribe };
+  /** Text exports (CSV, JSON lines) come back as a string. */
+  async function requestText(path: string): Promise<string> {
+    return new TextDecoder().decode(ipcBodyBytes(await send("GET", path)));
+  }
+
+  return { kind: "tauri", request, requestBlob, requestText, subscribe };
 }

@@ -63,9 +63,25 @@ export interface Message {
   error?: string | null;
   created_at: Timestamp;
   sent_by: string | null;
-  /** WhatsApp's id of the message, and of the one it replies to (when the engine sends them). */
+  /** WhatsApp's id of the message (none for a send Meta has not accepted yet). */
   wamid?: string | null;
-  reply_to_wamid?: string | null;
+  /** The message this one quotes (WhatsApp's `context.id`). */
+  reply_to?: ReplyTo | null;
+  /** Reactions to this message; a reaction to a message we do not have stays a message of its own. */
+  reactions?: Reaction[];
+}
+
+export interface ReplyTo {
+  wamid: string;
+  /** Our id of the quoted message, when it is in this conversation. */
+  message_id: number | null;
+  /** The start of its text (or `[kind]`) when we have it. Customer content: render as text. */
+  preview: string | null;
+}
+
+export interface Reaction {
+  emoji: string;
+  from: "customer" | "business";
 }
 
 export const ACTION_STATES = [
@@ -319,28 +335,40 @@ export interface Run {
 // ---------------------------------------------------------------------------
 // Metrics
 
+/** One business day of `GET /api/metrics` (`DayMetrics` in docs/openapi.json). */
 export interface MetricsDay {
-  /** The business day, `YYYY-MM-DD` (`day` in older shapes). */
-  date?: string;
-  day?: string;
-  inbound?: number | null;
-  conversations?: number | null;
-  resolved_without_human?: number | null;
-  approvals?: number | null;
-  approvals_without_edit?: number | null;
-  escalations?: number | null;
-  escalation_rate?: number | null;
-  median_first_reply_ms?: number | null;
-  tokens_in?: number | null;
-  tokens_out?: number | null;
-  cost?: number | null;
-  [key: string]: unknown;
+  /** `YYYY-MM-DD` in the business's time zone. */
+  date: string;
+  inbound_messages: number;
+  conversations: number;
+  resolved_without_human: number;
+  /** 0..1 of `conversations`; null when there were none. */
+  resolved_without_human_share: number | null;
+  escalated_conversations: number;
+  /** 0..1 of `conversations`; null when there were none. */
+  escalation_rate: number | null;
+  escalations_opened: number;
+  decisions: number;
+  approved_unedited: number;
+  approved_edited: number;
+  rejected: number;
+  /** `approved_unedited / decisions`; null when nothing was decided. */
+  approvals_without_edits_share: number | null;
+  replies_measured: number;
+  unanswered: number;
+  median_first_reply_ms: number | null;
+  model_calls: number;
+  tokens_in: number;
+  tokens_out: number;
+  /** USD; null when no call that day had a price. */
+  cost_usd: number | null;
 }
 
 export interface Metrics {
-  time_zone?: string;
+  /** The IANA time zone whose calendar days these are. */
+  time_zone: string;
+  /** Oldest first; the last day is today so far. */
   days: MetricsDay[];
-  totals?: Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------------------

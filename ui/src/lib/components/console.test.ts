@@ -6,6 +6,8 @@ import ActionCard from "./ActionCard.svelte";
 import Chart from "./Chart.svelte";
 import Composer from "./Composer.svelte";
 import ConnectionBanner from "./ConnectionBanner.svelte";
+import { createTauriClient, type InvokeFn } from "../api/tauri";
+import MediaView from "./MediaView.svelte";
 import MessageBubble from "./MessageBubble.svelte";
 import Thread from "./Thread.svelte";
 
@@ -143,11 +145,26 @@ describe("MessageBubble", () => {
   });
 
   it("shows the message a reply quotes, and media with its caption (bytes unavailable here)", async () => {
-    const quoted = message({ id: 1, direction: "inbound", text: "¿Tienen talla M?", wamid: "wamid.Q" });
-    render(MessageBubble, {
-      props: { message: message({ id: 2, text: "Sí, la tenemos", reply_to_wamid: "wamid.Q" }), quoted },
+    const { container } = render(MessageBubble, {
+      props: {
+        message: message({
+          id: 2,
+          text: "Sí, la tenemos",
+          reply_to: { wamid: "wamid.Q", message_id: 1, preview: "<b>¿Tienen</b> talla M?" },
+        }),
+      },
     });
-    expect(screen.getByText("¿Tienen talla M?")).toBeTruthy();
+    const quote = container.querySelector(".quote");
+    expect(quote?.textContent).toContain("<b>¿Tienen</b> talla M?");
+    expect(quote?.getAttribute("data-quoted-id")).toBe("1");
+    expect(quote?.querySelector("b")).toBeNull();
+    // Above the bubble's own text.
+    expect(quote?.compareDocumentPosition(container.querySelector(".text")!)).toBe(Node.DOCUMENT_POSITION_FOLLOWING);
+
+    const unknown = render(MessageBubble, {
+      props: { message: message({ id: 4, text: "Sí", reply_to: { wamid: "wamid.gone", message_id: null, preview: null } }) },
+    });
+    expect(unknown.container.querySelector(".quote")?.textContent).toContain("Reply to an earlier message");
 
     const client = new FakeClient({});
     render(MessageBubble, {
@@ -161,12 +178,55 @@ describe("MessageBubble", () => {
   });
 });
 
+describe("MediaView in the window", () => {
+  it("shows an image whose bytes came over IPC as base64, from a blob URL", async () => {
+    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00, 0xc4]);
+    const invoke = vi.fn(async () => ({
+      status: 200,
+      content_type: "image/png",
+      body: null,
+      base64: btoa(String.fromCharCode(...png)),
+    })) as unknown as InvokeFn;
+    const blobs: Blob[] = [];
+    const create = vi.fn((blob: Blob) => {
+      blobs.push(blob);
+      return "blob:tauri://localhost/42";
+    });
+    const original = URL.createObjectURL;
+    URL.createObjectURL = create;
+    try {
+      const client = createTauriClient({ invoke, createChannel: () => ({ onmessage: () => {} }) });
+      const { container } = render(MediaView, {
+        props: { messageId: 9042, media: "image", caption: "La caja", filename: null, mime: "image/png" },
+        ...withContext(client),
+      });
+      await waitFor(() => expect(container.querySelector("img")?.getAttribute("src")).toBe("blob:tauri://localhost/42"));
+      expect(container.querySelector("img")?.getAttribute("alt")).toBe("La caja");
+      expect(blobs[0].type).toBe("image/png");
+      expect(new Uint8Array(await blobs[0].arrayBuffer())).toEqual(png);
+    } finally {
+      URL.createObjectURL = original;
+    }
+  });
+});
+
 describe("Thread", () => {
-  it("shows messages in order, reactions on their message, and the draft as it streams", async () => {
+  it("shows messages in order, reactions as chips under their message, and the draft as it streams", async () => {
     const messages = [
-      message({ id: 1, direction: "inbound", text: XSS, wamid: "wamid.A", status: "received" }),
+      message({
+        id: 1,
+        direction: "inbound",
+        text: XSS,
+        wamid: "wamid.A",
+        status: "received",
+        reactions: [
+          { emoji: "👍", from: "customer" },
+          { emoji: "❤️", from: "business" },
+        ],
+      }),
       message({ id: 2, text: "Claro" }),
-      message({ id: 3, direction: "inbound", kind: "reaction", text: null, content: { message_id: "wamid.A", emoji: "👍" } }),
+      // A reaction to a message we do not have stays a line of its own.
+      message({ id: 3, direction: "inbound", kind: "reaction", text: null, content: { message_id: "wamid.gone", emoji: "😮" } }),
     ];
     const { container } = render(Thread, {
       props: {
@@ -177,9 +237,15 @@ describe("Thread", () => {
         drafts: [{ runId: 5, conversationId: 12, text: "Estamos revisando", seq: 3, done: false }],
       },
     });
-    await waitFor(() => expect(container.querySelectorAll("article.bubble")).toHaveLength(2));
+    await waitFor(() => expect(container.querySelectorAll("article.bubble")).toHaveLength(3));
     expect([...container.querySelectorAll("article.bubble .text")].map((p) => p.textContent)).toEqual([XSS, "Claro"]);
-    expect(container.querySelector(".reactions")?.textContent).toBe("👍");
+    const chips = [...container.querySelectorAll('[data-message-id="1"] .reactions .chip')];
+    expect(chips.map((c) => [c.textContent, c.getAttribute("data-from")])).toEqual([
+      ["👍", "customer"],
+      ["❤️", "business"],
+    ]);
+    expect(container.querySelector('[data-message-id="3"] .special')?.textContent).toBe("Reacted 😮");
+    expect(container.querySelectorAll(".reactions")).toHaveLength(1);
     expect(screen.getByTestId("live-draft").textContent).toContain("Estamos revisando");
     expect(container.querySelector("img")).toBeNull();
   });

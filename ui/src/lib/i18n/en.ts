@@ -237,6 +237,8 @@ export const en = {
   "conversation.contacts": "Shared contacts: {names}",
   "conversation.reacted": "Reacted {emoji}",
   "conversation.reactions": "Reactions",
+  "conversation.reaction_from_customer": "Reaction from the customer",
+  "conversation.reaction_from_business": "Reaction from the business",
   "conversation.template": "Template “{name}”",
   "conversation.order": "Order with {count} items",
   "delivery.pending": "Waiting to be sent",

@@ -238,6 +238,8 @@ export const es: Dictionary = {
   "conversation.contacts": "Contactos compartidos: {names}",
   "conversation.reacted": "Reaccionó {emoji}",
   "conversation.reactions": "Reacciones",
+  "conversation.reaction_from_customer": "Reacción del cliente",
+  "conversation.reaction_from_business": "Reacción del negocio",
   "conversation.template": "Plantilla «{name}»",
   "conversation.order": "Pedido con {count} artículos",
   "delivery.pending": "Esperando envío",

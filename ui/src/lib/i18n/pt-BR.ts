@@ -238,6 +238,8 @@ export const ptBR: Dictionary = {
   "conversation.contacts": "Contatos compartilhados: {names}",
   "conversation.reacted": "Reagiu {emoji}",
   "conversation.reactions": "Reações",
+  "conversation.reaction_from_customer": "Reação do cliente",
+  "conversation.reaction_from_business": "Reação da empresa",
   "conversation.template": "Modelo “{name}”",
   "conversation.order": "Pedido com {count} itens",
   "delivery.pending": "Aguardando envio",

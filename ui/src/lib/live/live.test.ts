@@ -3,8 +3,9 @@ import { confidencePercent, editableText, parseEdit } from "../action-kinds";
 import { auditQuery, detailSummary } from "../audit";
 import { createHttpClient } from "../api/http";
 import { ApiError, errorFromBody, isNotAvailable } from "../api/errors";
-import type { AuditRecord, Message } from "../api/types";
-import { messageBody, splitReactions } from "../message-content";
+import type { AuditRecord, Message, Metrics } from "../api/types";
+import metricsResponse from "../../test/metrics-response.json";
+import { messageBody } from "../message-content";
 import { formatMs, series } from "../metrics";
 import { draftToRule, ruleToDraft } from "../policy-draft";
 import { fromAudit, normalizeLayers } from "../run-model";
@@ -138,16 +139,6 @@ describe("message content", () => {
     expect(messageBody(msg("order", null))).toEqual({ type: "order", items: 0 });
   });
 
-  it("puts a reaction on the message it reacts to, the latest one winning", () => {
-    const target = msg("text", {}, { id: 1, wamid: "wamid.A", text: "Hola" });
-    const r1 = msg("reaction", { message_id: "wamid.A", emoji: "👍" }, { id: 2 });
-    const r2 = msg("reaction", { message_id: "wamid.A", emoji: "❤️" }, { id: 3 });
-    const orphan = msg("reaction", { message_id: "wamid.gone", emoji: "😮" }, { id: 4 });
-    const { thread, reactions } = splitReactions([target, r1, r2, orphan]);
-    expect(thread.map((m) => m.id)).toEqual([1, 4]);
-    expect(reactions.get("wamid.A")).toEqual(["❤️"]);
-  });
-
   it("maps delivery statuses to ticks", () => {
     expect(["queued", "sent", "delivered", "read", "failed", "unknown"].map(tickOf)).toEqual([
       "pending",
@@ -274,18 +265,27 @@ describe("policy rules in the editor", () => {
 });
 
 describe("metrics", () => {
-  it("reads shares from ratios or counts and times from ms or seconds", () => {
-    const s = series([
-      { day: "2026-01-09", inbound: 40, resolved_without_human: 30, conversations: 40, approvals: 10, approvals_without_edit: 8, escalations: 2, median_first_reply_secs: 95, tokens_in: 1000, tokens_out: 200, cost: 0.12 },
-      { day: "2026-01-10", inbound_messages: 10, resolved_without_human_share: 0.5, escalation_rate: 0.1, median_first_reply_ms: 800 },
-    ]);
-    expect(s.volume.map((p) => p.value)).toEqual([40, 10]);
-    expect(s.resolvedShare.map((p) => p.value)).toEqual([0.75, 0.5]);
-    expect(s.approvedUneditedShare.map((p) => p.value)).toEqual([0.8, null]);
-    expect(s.escalationRate.map((p) => p.value)).toEqual([0.05, 0.1]);
-    expect(s.medianFirstReplyMs.map((p) => p.value)).toEqual([95_000, 800]);
-    expect(s.tokens.map((p) => p.value)).toEqual([1200, null]);
-    expect(s.volume[0].label).toBe("09/01");
+  // Copied from `GET /api/metrics?days=3` of `switchboard serve` (sandbox, fake model) after an
+  // AI reply, an edited approval and an escalation; see ui/src/test/metrics-response.json.
+  it("reads the exact fields the metrics API returns", () => {
+    const s = series((metricsResponse as Metrics).days);
+    const days = metricsResponse.days;
+    const today = days[days.length - 1];
+    expect(s.volume.map((p) => p.value)).toEqual(days.map((d) => d.inbound_messages));
+    expect(s.volume.at(-1)?.value).toBeGreaterThan(0);
+    expect(s.resolvedShare.at(-1)?.value).toBe(today.resolved_without_human_share);
+    expect(s.approvedUneditedShare.at(-1)?.value).toBe(today.approvals_without_edits_share);
+    expect(s.escalationRate.at(-1)?.value).toBe(today.escalation_rate);
+    expect(s.medianFirstReplyMs.at(-1)?.value).toBe(today.median_first_reply_ms);
+    expect(s.tokens.at(-1)?.value).toBe(today.tokens_in + today.tokens_out);
+    expect(s.cost.at(-1)?.value).toBe(today.cost_usd);
+    for (const name of ["resolvedShare", "approvedUneditedShare", "escalationRate", "medianFirstReplyMs", "tokens", "cost"] as const) {
+      expect(s[name].at(-1)?.value, name).not.toBeNull();
+    }
+    // A day without conversations has no share (null), not 0%.
+    expect(s.resolvedShare[0].value).toBeNull();
+    expect(s.volume[0].value).toBe(0);
+    expect(s.volume.at(-1)?.label).toBe(`${today.date.slice(8, 10)}/${today.date.slice(5, 7)}`);
     expect([800, 75_000, 3 * 3_600_000].map(formatMs)).toEqual(["800 ms", "75 s", "3.0 h"]);
   });
 });
