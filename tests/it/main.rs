@@ -27,5 +27,6 @@ mod store;
 mod streaming;
 mod takeover;
 mod thread;
+mod ui_serving;
 mod tasks;
 mod webhook;

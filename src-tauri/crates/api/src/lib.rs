@@ -11,6 +11,7 @@ mod error;
 mod extract;
 pub mod openapi;
 mod routes;
+pub mod ui;
 
 pub use auth::ApiAuth;
 pub use error::{ApiError, ErrorBody};
@@ -61,11 +62,7 @@ pub fn router(engine: Engine, auth: ApiAuth, ui_dir: Option<PathBuf>) -> Router 
             ),
         );
     if let Some(dir) = ui_dir {
-        let index = dir.join("index.html");
-        app = app.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(index)),
-        );
+        app = app.fallback_service(ui::router(dir));
     }
     app
 }
