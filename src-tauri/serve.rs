@@ -26,6 +26,7 @@ pub fn run(common: &CommonArgs, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let address = listener.local_addr()?;
+        engine.set_listen_address(address);
         if engine.mode() == switchboard_engine::ChannelMode::Sandbox {
             engine.set_graph_base_url(format!("http://{address}/sandbox/graph"));
         }

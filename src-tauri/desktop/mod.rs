@@ -70,10 +70,11 @@ pub fn run(args: CommonArgs) -> anyhow::Result<()> {
         match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => {
                 tracing::info!(%listen, "operator API and webhook listening");
-                if let (Ok(address), switchboard_engine::ChannelMode::Sandbox) =
-                    (listener.local_addr(), workers.mode())
-                {
-                    workers.set_graph_base_url(format!("http://{address}/sandbox/graph"));
+                if let Ok(address) = listener.local_addr() {
+                    workers.set_listen_address(address);
+                    if workers.mode() == switchboard_engine::ChannelMode::Sandbox {
+                        workers.set_graph_base_url(format!("http://{address}/sandbox/graph"));
+                    }
                 }
                 if let Err(e) = switchboard_api::serve(listener, http, std::future::pending()).await
                 {

@@ -303,3 +303,51 @@ fn every_webhook_answered_200_survives_a_kill_9() {
         .unwrap();
     assert_eq!(health.status(), 200);
 }
+
+#[test]
+fn the_webhook_url_names_the_port_serve_really_listens_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("{:?}", dir.path().join("data"));
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(&config, format!("data_dir = {data}\n")).unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let whatsapp = |address: &str| -> serde_json::Value {
+        client
+            .get(format!("{address}/api/whatsapp"))
+            .bearer_auth("cli-test-token")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+
+    let (running, address, _) = serve(
+        &["--config", config.to_str().unwrap()],
+        Some("cli-test-token"),
+    );
+    assert!(!address.ends_with(":0"), "{address}");
+    let view = whatsapp(&address);
+    assert_eq!(view["webhook_url"], format!("{address}/webhooks/whatsapp"));
+    assert_eq!(view["webhook_url_is_public"], false);
+    drop(running);
+
+    // A configured public URL (behind a tunnel or proxy) is what Meta must be given.
+    std::fs::write(
+        &config,
+        format!("data_dir = {data}\n[server]\npublic_url = \"https://switchboard.example.org/\"\n"),
+    )
+    .unwrap();
+    let (_running, address, _) = serve(
+        &["--config", config.to_str().unwrap()],
+        Some("cli-test-token"),
+    );
+    let view = whatsapp(&address);
+    assert_eq!(
+        view["webhook_url"],
+        "https://switchboard.example.org/webhooks/whatsapp"
+    );
+    assert_eq!(view["webhook_url_is_public"], true);
+}

@@ -298,6 +298,24 @@ impl Engine {
         }
     }
 
+    /// Records the address the server is bound to, so the webhook URL shown names the
+    /// real port (`server.listen` may say port 0).
+    pub fn set_listen_address(&self, address: std::net::SocketAddr) {
+        if let Ok(mut current) = self.inner.listen_address.write() {
+            *current = Some(address);
+        }
+    }
+
+    /// The bound address, or the configured one until the server is bound.
+    pub fn listen_address(&self) -> std::net::SocketAddr {
+        self.inner
+            .listen_address
+            .read()
+            .ok()
+            .and_then(|a| *a)
+            .unwrap_or(self.config().server.listen)
+    }
+
     pub async fn whatsapp_view(&self) -> Result<WhatsAppView, EngineError> {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -308,7 +326,10 @@ impl Engine {
                     format!("{}/webhooks/whatsapp", url.trim().trim_end_matches('/')),
                     true,
                 ),
-                _ => (format!("http://{}/webhooks/whatsapp", server.listen), false),
+                _ => (
+                    format!("http://{}/webhooks/whatsapp", engine.listen_address()),
+                    false,
+                ),
             };
             WhatsAppView {
                 mode: engine.mode(),

@@ -81,6 +81,8 @@ struct Inner {
     pipeline_wake: Arc<Notify>,
     pipeline: runs::PipelineState,
     graph_base: std::sync::RwLock<Option<String>>,
+    /// Where the server actually listens (port 0 resolved), once it is bound.
+    listen_address: std::sync::RwLock<Option<std::net::SocketAddr>>,
     outbox_wake: Arc<Notify>,
     outbox: outbox::OutboxState,
     media: media::MediaState,
@@ -152,6 +154,7 @@ impl Engine {
                 pipeline_wake: Arc::new(Notify::new()),
                 pipeline,
                 graph_base: std::sync::RwLock::new(graph_base),
+                listen_address: std::sync::RwLock::new(None),
                 outbox_wake: Arc::new(Notify::new()),
                 outbox: outbox_state,
                 media: media::MediaState::default(),
