@@ -189,6 +189,99 @@ describe("the operator console", { timeout: 150_000 }, () => {
     }
   });
 
+  it("hostile customer text renders as plain text, bidi-isolated, and the inbox row stays one line", async () => {
+    // 64 KB: a pattern whose every part is checkable by length, prefix and suffix.
+    const long = `START ${"0123456789abcdef".repeat(4096)}`.slice(0, 65_530) + " END";
+    const cases = [
+      { from: "5215500000101", name: "Hostile Html", text: '<img src=x onerror="window.__pwned=1"> and <b>bold</b>' },
+      { from: "5215500000102", name: "Hostile Script", text: "<script>window.__pwned=1</script>" },
+      {
+        from: "5215500000103",
+        name: "Hostile Bidi",
+        text: "invoice \u202Efdp.exe\u202C \u2066isolated\u2069 \u2067rtl\u2069 \u2068first\u2069 ok",
+      },
+      { from: "5215500000104", name: "Hostile Zero Width", text: "pay\u200Bpal\u200D.com\uFEFF login\u2060 now" },
+      { from: "5215500000105", name: "Hostile Long", text: long },
+    ];
+    assert.equal(long.length, 65_534);
+    for (const c of cases) await call("POST", "/api/sandbox/messages", c);
+    const ids = await until(
+      async () => {
+        const { items } = await call("GET", "/api/conversations?limit=200");
+        const found = cases.map((c) => items.find((cv) => cv.contact?.name === c.name)?.id);
+        return found.every(Boolean) ? found : null;
+      },
+      { what: "the hostile conversations" },
+    );
+
+    const { page, context, errors } = await openConsole(browser, stack.base, { viewport: { width: 1280, height: 860 } });
+    try {
+      // The inbox: each preview is text, one line, isolated.
+      await page.locator("a.item", { hasText: "Hostile Long" }).waitFor({ timeout: 15_000 });
+      for (const c of cases) {
+        const row = page.locator("a.item", { hasText: c.name });
+        await row.waitFor();
+        const preview = await row.locator(".preview").evaluate((el) => {
+          const style = getComputedStyle(el);
+          return {
+            text: el.textContent,
+            elements: el.querySelectorAll("*").length,
+            dir: el.getAttribute("dir"),
+            bidi: style.unicodeBidi,
+            height: el.getBoundingClientRect().height,
+            lineHeight: parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5,
+            rowHeight: el.closest("a.item").getBoundingClientRect().height,
+          };
+        });
+        assert.equal(preview.elements, 0, `${c.name}: the preview holds no element`);
+        assert.ok(c.text.startsWith(preview.text), `${c.name}: the preview is the start of the text as sent`);
+        assert.equal(preview.dir, "auto", `${c.name}: the preview sets its own direction`);
+        assert.match(preview.bidi, /isolate/, `${c.name}: the preview is bidi-isolated`);
+        assert.ok(preview.height <= preview.lineHeight * 1.25, `${c.name}: one line (${preview.height}px for ${preview.lineHeight}px)`);
+        assert.equal(preview.rowHeight, 72, `${c.name}: the row keeps its height`);
+      }
+      assert.equal(await page.locator(".list img, .list script, .list b, a.item img, a.item script, a.item b").count(), 0);
+      await page.screenshot({ path: "/tmp/switchboard-e2e-hostile-inbox.png" });
+
+      for (const [i, c] of cases.entries()) {
+        await page.evaluate((id) => (window.location.hash = `#/conversations/${id}`), ids[i]);
+        await page.getByRole("heading", { name: c.name }).waitFor();
+        const bubble = page.locator("article.bubble[data-direction=inbound]").first();
+        await bubble.waitFor();
+        const shown = await bubble.locator(".text").evaluate((el) => ({
+          text: el.textContent,
+          elements: el.querySelectorAll("*").length,
+          dir: el.getAttribute("dir"),
+          bidi: getComputedStyle(el).unicodeBidi,
+        }));
+        if (c.text.length > 10_000) {
+          assert.equal(shown.text.length, c.text.length, "the 64 KB message is whole");
+          assert.equal(shown.text.slice(0, 64), c.text.slice(0, 64));
+          assert.equal(shown.text.slice(-64), c.text.slice(-64));
+          assert.ok(shown.text === c.text, "and exactly as sent");
+        } else {
+          assert.equal(shown.text, c.text, `${c.name}: the bubble shows exactly what was sent`);
+        }
+        assert.equal(shown.elements, 0, `${c.name}: no element made from the text`);
+        assert.equal(shown.dir, "auto");
+        assert.match(shown.bidi, /isolate/);
+        const thread = page.getByRole("log");
+        assert.equal(await thread.locator("img, script, b, iframe, object").count(), 0, `${c.name}: nothing injected`);
+        if (c.name === "Hostile Bidi") {
+          // The meta line after the text is still in order: the overrides stay inside the text.
+          const meta = await bubble.locator(".meta").evaluate((el) => el.textContent);
+          assert.match(meta, /^Customer/);
+          await page.screenshot({ path: "/tmp/switchboard-e2e-hostile-bidi.png" });
+        }
+        if (c.name === "Hostile Html") await page.screenshot({ path: "/tmp/switchboard-e2e-hostile-html.png" });
+      }
+      assert.equal(await page.evaluate(() => typeof window.__pwned), "undefined", "no customer text ran as script");
+      assert.deepEqual(pageErrors(errors), []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("shows a lost engine and recovers by itself", async () => {
     const { page, context } = await openConsole(browser, stack.base);
     try {
