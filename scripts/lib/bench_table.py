@@ -324,10 +324,10 @@ def main():
             failed.append(name)
             data[name] = {"date": meta["date"], "failed": f"output not understood: {e}", "rows": []}
             continue
-        data[name] = {"date": meta["date"], "rows": rows}
+        data[name] = {"date": meta["date"], "load": meta["load_start"].split()[0], "rows": rows}
 
     lines = [
-        "| figure | value | target | met? | measured |",
+        "| figure | value | target | met? | measured (1-min load average at the start) |",
         "|---|---|---|---|---|",
     ]
     for name in ORDER:
@@ -336,8 +336,9 @@ def main():
         entry = data[name]
         if entry.get("failed"):
             lines.append(f"| {TITLES[name]} | failed: {entry['failed']} | | | {entry['date']} |")
+        when = entry["date"] + (f" ({entry['load']})" if entry.get("load") else "")
         for r in entry["rows"]:
-            lines.append(f"| {r['figure']} | {r['value']} | {r['target']} | {met_text(r['met'])} | {entry['date']} |")
+            lines.append(f"| {r['figure']} | {r['value']} | {r['target']} | {met_text(r['met'])} | {when} |")
     table = "\n".join(lines)
     print(table)
 
@@ -352,7 +353,7 @@ def main():
             "table; the sections below explain each one. A figure with no target was asked to be",
             "measured and recorded, with no bar set.",
             "",
-            f"Last run: {meta['date']} ({', '.join(ran)}), {meta['machine']}, load average "
+            f"Last run: {meta['date']} ({', '.join(ran)}, {meta['seconds'] // 60} min), {meta['machine']}, load average "
             f"{meta['load_start']} at the start and {meta['load_end']} at the end. {meta['load_note']}",
             "",
             table,
