@@ -224,4 +224,18 @@ async function demoLoop() {
     60_000,
   );
   check(true, `the operator approved in the window and the sandbox delivered it (status ${status})`);
+  if (SHOT) await screenshot(SHOT.replace(/\.png$/, "-delivered.png"));
+
+  // Settings → Language models offers the models folder's files for the local provider.
+  await js("location.hash = '#/settings'");
+  const offered = await until("the local model editor in Settings", () =>
+    js(`const s = document.querySelector('#settings-providers select');
+        return s && s.options.length ? [...s.options].map((o) => o.textContent.trim()) : null`),
+  );
+  check(
+    offered.some((o) => o.startsWith("SmolLM2-135M-Instruct.Q4_1.gguf") && o.includes("default")),
+    `Settings offers the models folder's files for the local provider (${JSON.stringify(offered)})`,
+  );
+  // The final screenshot (SHOT) shows it.
+  await js("document.getElementById('settings-providers').scrollIntoView()");
 }
