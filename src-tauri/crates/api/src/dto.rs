@@ -327,6 +327,7 @@ pub struct AuditVerification {
 #[derive(Deserialize, ToSchema)]
 pub struct RejectBody {
     /// Why the action is rejected; kept as a labelled example.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -364,6 +365,28 @@ page_type!(
 );
 
 // ---- Settings, knowledge, templates, providers, WhatsApp, tasks and metrics ----
+
+/// An id or a count that may arrive as `12.0`: JSON has one number type, and a schema's
+/// `integer` admits whole numbers written with a fraction, so they are read as integers.
+pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        // 2^63 as f64: the first whole number an i64 cannot hold.
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < 9_223_372_036_854_775_808.0 => {
+            Ok(Some(f as i64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number of at most 19 digits, not {number}"
+        ))),
+    }
+}
 
 /// Deserializes a field that may be absent (leave as is), `null` (clear) or a value (set).
 fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
@@ -419,10 +442,12 @@ pub struct LayerSettingVersions {
 
 #[derive(Deserialize, ToSchema)]
 pub struct LayerSettingBody {
+    /// Not blank; at most 100,000 characters.
+    #[schema(min_length = 1, max_length = 100_000, pattern = r"\S")]
     pub content: String,
     /// The version the editor started from; when another version was saved since, the
     /// save is refused with 409 instead of overwriting it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub base_version: Option<i64>,
 }
 
@@ -451,7 +476,9 @@ impl From<switchboard_engine::knowledge::Document> for KnowledgeDocument {
 
 #[derive(Deserialize, ToSchema)]
 pub struct KnowledgeBody {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub title: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub body: String,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -493,13 +520,36 @@ pub struct TemplateList {
 
 #[derive(Deserialize, ToSchema)]
 pub struct TemplateBody {
+    /// Lowercase letters, digits and underscores.
+    #[schema(pattern = "^[a-z0-9_]{1,512}$")]
     pub name: String,
+    /// e.g. `en_US`.
+    #[schema(pattern = "^[A-Za-z_-]{1,15}$")]
     pub language: String,
+    #[schema(schema_with = template_categories)]
     pub category: String,
+    /// Meta's component objects.
     #[serde(default = "empty_list")]
+    #[schema(value_type = Vec<Object>)]
     pub components: serde_json::Value,
     #[serde(default = "approved")]
+    #[schema(schema_with = template_statuses)]
     pub status: String,
+}
+
+fn string_enum_schema(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+fn template_categories() -> utoipa::openapi::Object {
+    string_enum_schema(&["MARKETING", "UTILITY", "AUTHENTICATION"])
+}
+
+fn template_statuses() -> utoipa::openapi::Object {
+    string_enum_schema(&["approved", "paused", "disabled", "pending", "rejected"])
 }
 
 fn empty_list() -> serde_json::Value {
@@ -512,7 +562,9 @@ fn approved() -> String {
 
 #[derive(Deserialize, ToSchema)]
 pub struct TemplatesBody {
-    /// The whole list: it replaces the configured one.
+    /// The whole list: it replaces the configured one. A name and language pair appears
+    /// once.
+    #[schema(max_items = 1000)]
     pub templates: Vec<TemplateBody>,
 }
 
@@ -571,10 +623,15 @@ impl From<switchboard_engine::connections::ProviderView> for Provider {
     }
 }
 
+fn local_kind() -> utoipa::openapi::Object {
+    string_enum_schema(&["local"])
+}
+
 /// A local provider's model: a file name of the models folder, or an absolute path.
 #[derive(Deserialize, ToSchema)]
 pub struct LocalProviderBody {
     /// `local`: remote providers are set in the configuration file.
+    #[schema(schema_with = local_kind)]
     pub kind: String,
     /// E.g. `SmolLM2-135M-Instruct.Q4_1.gguf` or `/opt/models/qwen2.5-1.5b-instruct-q4_k_m.gguf`.
     pub model: String,
@@ -735,19 +792,66 @@ pub struct WhatsAppTest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewTask {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub conversation_id: Option<i64>,
     #[serde(default)]
     pub assignee: Option<String>,
-    /// RFC 3339.
+    /// RFC 3339; null or empty for none.
     #[serde(default)]
+    #[schema(schema_with = due_time)]
     pub due_at: Option<String>,
     /// `low`, `normal` (default), `high` or `urgent`.
     #[serde(default)]
+    #[schema(schema_with = task_priorities)]
     pub priority: Option<String>,
+}
+
+/// RFC 3339, empty or null: the last two mean none.
+fn due_time() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(utoipa::openapi::ObjectBuilder::new().schema_type(Type::Null))
+        .item(crate::routes::time_or_empty())
+        .build()
+        .into()
+}
+
+fn task_priorities() -> utoipa::openapi::Object {
+    use switchboard_store::model::TaskPriority;
+    let mut schema = string_enum_schema(&[]);
+    schema.enum_values = Some(
+        TaskPriority::ALL
+            .iter()
+            .map(|p| p.as_str().into())
+            .chain([serde_json::Value::Null])
+            .collect(),
+    );
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
+        utoipa::openapi::schema::Type::String,
+        utoipa::openapi::schema::Type::Null,
+    ]);
+    schema
+}
+
+fn task_states() -> utoipa::openapi::Object {
+    use switchboard_store::model::TaskState;
+    let mut schema = string_enum_schema(&[]);
+    schema.enum_values = Some(
+        TaskState::ALL
+            .iter()
+            .map(|p| p.as_str().into())
+            .chain([serde_json::Value::Null])
+            .collect(),
+    );
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
+        utoipa::openapi::schema::Type::String,
+        utoipa::openapi::schema::Type::Null,
+    ]);
+    schema
 }
 
 /// Only the fields present change; `null` clears `assignee`, `description` and `due_at`.
@@ -755,20 +859,23 @@ pub struct NewTask {
 pub struct TaskPatch {
     /// `open`, `done` or `cancelled`.
     #[serde(default)]
+    #[schema(schema_with = task_states)]
     pub state: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub assignee: Option<Option<String>>,
     #[serde(default)]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
-    /// RFC 3339.
+    /// RFC 3339; null or empty clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = due_time)]
     pub due_at: Option<Option<String>>,
     #[serde(default)]
+    #[schema(schema_with = task_priorities)]
     pub priority: Option<String>,
 }
 

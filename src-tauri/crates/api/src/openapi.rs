@@ -74,7 +74,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::sandbox::customer_writes,
     ),
     components(schemas(dto::Health, crate::ErrorBody, switchboard_core::Event)),
-    modifiers(&BearerAuth, &MinimumRoles),
+    modifiers(&BearerAuth, &MinimumRoles, &SharedErrors),
     security(("bearer" = [])),
 )]
 struct ApiDoc;
@@ -118,6 +118,67 @@ impl Modify for MinimumRoles {
                     .extensions
                     .get_or_insert_with(Default::default)
                     .insert("x-minimum-role".into(), role.as_str().into());
+            }
+        }
+    }
+}
+
+/// The refusals every `/api` route can answer before its handler runs, from the shared
+/// extractors (`extract.rs`) and the token check (`auth.rs`): a path or query that does not
+/// parse (400), a body that is not JSON (400), not declared as JSON (415) or not of the
+/// expected shape (422), no valid token (401), a role too low for the route (403).
+struct SharedErrors;
+
+impl Modify for SharedErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(route) = path.strip_prefix("/api") else {
+                continue;
+            };
+            let operations = [
+                ("GET", &mut item.get),
+                ("PUT", &mut item.put),
+                ("POST", &mut item.post),
+                ("DELETE", &mut item.delete),
+                ("PATCH", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let has_body = operation.request_body.is_some();
+                let role = crate::routes::minimum_role(method, route);
+                let mut shared = vec![("401", "no valid bearer token")];
+                if role != switchboard_store::model::Role::Agent {
+                    shared.push(("403", "the caller's role is below the route's minimum"));
+                }
+                if has_parameters || has_body {
+                    shared.push(("400", "a parameter or the body does not parse"));
+                }
+                if has_body {
+                    shared.push(("415", "the body is not declared as `application/json`"));
+                    shared.push(("422", "the body is not of the expected shape"));
+                }
+                for (status, description) in shared {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description).into());
+                }
             }
         }
     }

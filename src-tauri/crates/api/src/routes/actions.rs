@@ -14,11 +14,17 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ListQuery {
     /// e.g. `pending` for the approval queue.
+    #[param(schema_with = action_states)]
     state: Option<String>,
     conversation_id: Option<i64>,
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
+}
+
+fn action_states() -> utoipa::openapi::Object {
+    super::one_of_values(ActionState::ALL)
 }
 
 /// Proposed actions, oldest first.
@@ -70,6 +76,7 @@ pub(crate) struct ApproveBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RetryBody {
     /// What the AI should do differently; it is put into the new run's request context.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub guidance: String,
 }
 

@@ -28,6 +28,7 @@ macro_rules! audit_query {
             /// Every record of this operator (by id), whatever the name in its label.
             operator_id: Option<i64>,
             /// `system`, `model` or `operator`.
+            #[param(schema_with = actor_kinds)]
             actor_kind: Option<String>,
             /// The outcome: one event kind or several separated by commas, e.g.
             /// `action.approved,action.rejected`.
@@ -35,9 +36,11 @@ macro_rules! audit_query {
             /// Records about actions of this type, e.g. `reply` or `send_template`.
             action_kind: Option<String>,
             /// Only records at or after this time (RFC 3339).
+            #[param(schema_with = super::time_or_empty)]
             #[serde(alias = "since")]
             from: Option<String>,
             /// Only records before this time (RFC 3339).
+            #[param(schema_with = super::time_or_empty)]
             #[serde(alias = "until")]
             to: Option<String>,
             $($extra)*
@@ -80,11 +83,13 @@ macro_rules! audit_query {
 audit_query!(AuditQuery {
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
 });
 
 audit_query!(ExportQuery {
     /// `jsonl` (one record per line) or `csv` (with a header row).
+    #[param(value_type = ExportFormatName, inline)]
     format: String,
 });
 
@@ -97,6 +102,19 @@ pub(crate) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<i64>,
             })
         })
         .transpose()
+}
+
+/// What `format` may say, as [`ExportFormat::parse`] reads it; only its schema is used.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ExportFormatName {
+    Jsonl,
+    Csv,
+}
+
+fn actor_kinds() -> utoipa::openapi::Object {
+    super::one_of_values(ActorKind::ALL)
 }
 
 /// The audit trail, newest first. Filters combine (all must match).

@@ -12,8 +12,10 @@ use switchboard_engine::conversations::Composed;
 use switchboard_engine::Actor;
 use utoipa::ToSchema;
 
+/// Named apart from `dto::HandbackBody` (an escalation's, which takes unknown fields).
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConversationHandbackBody)]
 pub(crate) struct HandbackBody {
     /// A note for the AI, put into the conversation's session context.
     #[serde(default)]
@@ -24,11 +26,15 @@ pub(crate) struct HandbackBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EscalateBody {
     /// Why a human is needed.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
+/// Named apart from the template list's `TemplateBody` in the document: two schemas of
+/// one name would make `{"template": …}` point at the wrong one.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ComposeTemplate)]
 pub(crate) struct TemplateBody {
     pub name: String,
     /// e.g. `es_MX`.
@@ -38,14 +44,53 @@ pub(crate) struct TemplateBody {
     pub params: Vec<String>,
 }
 
-/// Either `{"text": "…"}` (inside the 24-hour window) or `{"template": {…}}`.
-#[derive(Deserialize, ToSchema)]
+/// Either `{"text": "…"}` (inside the 24-hour window) or `{"template": {…}}`. Its schema
+/// is written out below: the derive cannot say "exactly one of".
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ComposeBody {
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
     pub template: Option<TemplateBody>,
+}
+
+impl utoipa::PartialSchema for ComposeBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        use utoipa::openapi::Ref;
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "Either `{\"text\": \"…\"}` (inside the 24-hour window) or `{\"template\": {…}}`.",
+            ))
+            .property(
+                "text",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .pattern(Some(r"\S")),
+            )
+            .property("template", Ref::from_schema_name("ComposeTemplate"))
+            .additional_properties(Some(
+                AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(false),
+            ))
+            .min_properties(Some(1))
+            .max_properties(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for ComposeBody {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("ComposeTemplate".into(), TemplateBody::schema()));
+    }
 }
 
 /// Takes the conversation over (opening an escalation if none is waiting): the AI pauses
@@ -148,6 +193,7 @@ pub(crate) async fn send(
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignBody {
     /// The operator to give the conversation to; null unassigns it.
+    #[serde(deserialize_with = "dto::whole_number")]
     pub operator_id: Option<i64>,
 }
 

@@ -12,12 +12,18 @@ use utoipa::IntoParams;
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ListQuery {
     /// `ai_active`, `awaiting_approval`, `escalated`, `human` or `closed`.
+    #[param(schema_with = conversation_states)]
     state: Option<String>,
     /// Full-text search over messages, the contact's name and number.
     q: Option<String>,
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
+}
+
+fn conversation_states() -> utoipa::openapi::Object {
+    super::one_of_values(ConversationState::ALL)
 }
 
 /// Conversations, most recent activity first.
@@ -61,6 +67,7 @@ pub(crate) struct MessagesQuery {
     /// Messages older than this message id (the `next_cursor` of the previous page).
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
 }
 

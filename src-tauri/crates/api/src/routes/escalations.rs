@@ -12,10 +12,16 @@ use utoipa::IntoParams;
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct ListQuery {
     /// `open`, `taken` or `resolved`.
+    #[param(schema_with = escalation_states)]
     state: Option<String>,
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
+}
+
+fn escalation_states() -> utoipa::openapi::Object {
+    super::one_of_values(EscalationState::ALL)
 }
 
 /// The escalation queue, oldest first.

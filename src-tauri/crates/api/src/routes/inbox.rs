@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct InboxQuery {
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
 }
 

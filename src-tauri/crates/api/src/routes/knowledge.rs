@@ -20,6 +20,7 @@ pub(crate) struct KnowledgeQuery {
     tag: Option<String>,
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
 }
 

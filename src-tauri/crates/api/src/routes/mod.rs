@@ -235,3 +235,49 @@ pub(crate) fn parse_state<T: Copy + std::fmt::Display>(
         }),
     }
 }
+
+/// The schema of a query parameter taking one of `values`. Empty is listed too: like an
+/// absent parameter, it means no filter (see [`parse_state`]).
+pub(crate) fn one_of_values<T: std::fmt::Display>(values: &[T]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            std::iter::once(String::new()).chain(values.iter().map(ToString::to_string)),
+        ))
+        .build()
+}
+
+/// The largest page any list returns.
+pub(crate) const MAX_PAGE: u32 = 500;
+
+/// `limit` of a list: 1 to [`MAX_PAGE`]. Anything else is refused with the range named,
+/// rather than quietly answered with an empty or a shorter page than asked for.
+pub(crate) fn page_limit<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    let limit = <Option<u32> as serde::Deserialize>::deserialize(deserializer)?;
+    match limit {
+        Some(n) if !(1..=MAX_PAGE).contains(&n) => Err(serde::de::Error::custom(format!(
+            "limit must be between 1 and {MAX_PAGE}, not {n}"
+        ))),
+        _ => Ok(limit),
+    }
+}
+
+/// The schema of a time: RFC 3339, or empty, which (like an absent value or null) means none.
+pub(crate) fn time_or_empty() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
+        .build()
+        .into()
+}

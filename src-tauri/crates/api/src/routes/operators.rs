@@ -73,22 +73,62 @@ impl From<IssuedToken> for OperatorWithToken {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewOperatorBody {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub email: Option<String>,
     /// `agent`, `supervisor` or `owner`.
+    #[schema(schema_with = roles)]
     pub role: String,
 }
 
-#[derive(Deserialize, ToSchema)]
+/// A new role, `active`, or both. Its schema is written out below: the derive cannot say
+/// "at least one of".
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OperatorPatch {
-    /// `agent`, `supervisor` or `owner`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub role: Option<String>,
-    /// `false` locks the operator out (their token stops working).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub active: Option<bool>,
+}
+
+/// A field that may be left out but is never `null`: a patch says what changes.
+fn not_null<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+impl utoipa::PartialSchema for OperatorPatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("role", roles())
+            .property(
+                "active",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some(
+                        "`false` locks the operator out (their token stops working).",
+                    )),
+            )
+            .additional_properties(Some(
+                AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(false),
+            ))
+            .min_properties(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for OperatorPatch {}
+
+fn roles() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Role::ALL.iter().map(|r| r.as_str())))
+        .build()
 }
 
 fn parse_role(text: &str) -> Result<Role, ApiError> {

@@ -17,9 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 pub(crate) struct ListQuery {
     /// `queued`, `sending`, `sent`, `failed`, `unknown` or `cancelled`; `unknown` lists the
     /// sends an operator must settle.
+    #[param(schema_with = send_states)]
     state: Option<String>,
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
 }
 
@@ -85,8 +87,19 @@ impl From<Page<OutboxEntry>> for OutboxPage {
 pub(crate) struct ResolveBody {
     /// `sent`: it reached the customer, settle it and never send it. `not_sent`: it never
     /// reached WhatsApp, send it again (once).
-    #[schema(value_type = String, example = "sent")]
+    #[schema(schema_with = resolutions)]
     outcome: SendResolution,
+}
+
+fn resolutions() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["sent", "not_sent"]))
+        .build()
+}
+
+fn send_states() -> utoipa::openapi::Object {
+    super::one_of_values(SendState::ALL)
 }
 
 /// Outbound sends, newest first.

@@ -47,8 +47,100 @@ pub(crate) struct PolicyVersions {
 /// `{"rules": [...]}`: the whole rule set, replacing the current one.
 #[derive(serde::Deserialize, ToSchema)]
 pub(crate) struct PoliciesBody {
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = rules_schema)]
     pub rules: serde_json::Value,
+}
+
+/// The rules as `switchboard_pipeline::policy::Rule` reads them and the engine's
+/// `validate_policy` checks them, so a client (or a property-based tester) knows what is
+/// accepted before sending it. `action` lists the built-in kinds; a custom action from the
+/// configuration is accepted too, but the document cannot know those.
+fn rules_schema() -> utoipa::openapi::schema::ArrayBuilder {
+    use switchboard_engine::policies::BUILTIN_KINDS;
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+    };
+    let closed = || {
+        Some(AdditionalProperties::<utoipa::openapi::Schema>::FreeForm(
+            false,
+        ))
+    };
+    let non_blank = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"\S"))
+    };
+    let or_null = |schema: ObjectBuilder| {
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(schema)
+    };
+    let when = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "When the rule applies; every condition given must hold.",
+        ))
+        .additional_properties(closed())
+        .property(
+            "confidence_below",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Number, Type::Null]))
+                .exclusive_minimum(Some(0.0))
+                .maximum(Some(1.0)),
+        )
+        .property("any_tag", ArrayBuilder::new().items(non_blank()))
+        .property(
+            "outside_business_hours",
+            ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Boolean, Type::Null])),
+        )
+        .property(
+            "param_above",
+            or_null(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("field", non_blank())
+                    .property("above", ObjectBuilder::new().schema_type(Type::Number))
+                    .required("field")
+                    .required("above"),
+            ),
+        )
+        .property(
+            "param_equals",
+            or_null(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("field", non_blank())
+                    .property(
+                        "equals",
+                        ObjectBuilder::new().schema_type(SchemaType::AnyValue),
+                    )
+                    .required("field")
+                    .required("equals"),
+            ),
+        );
+    let rule = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(closed())
+        .property(
+            "action",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(
+                    std::iter::once("*").chain(BUILTIN_KINDS.iter().copied()),
+                ))
+                .description(Some("An action kind, or `*` for every kind.")),
+        )
+        .property(
+            "verdict",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["auto", "approval", "forbid"])),
+        )
+        .property("when", when)
+        .required("action")
+        .required("verdict");
+    // The engine's `MAX_RULES`.
+    ArrayBuilder::new().items(rule).max_items(Some(200))
 }
 
 fn defaults() -> serde_json::Value {

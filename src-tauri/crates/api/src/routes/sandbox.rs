@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use switchboard_engine::sandbox::{SimulatedMedia, SimulatedMessage};
 use utoipa::ToSchema;
 
-#[derive(Deserialize, ToSchema)]
+/// Its schema is written out below: JSON Schema can say "text, or media, or both", the
+/// derive cannot.
+#[derive(Deserialize)]
 pub(crate) struct SimulatedMessageBody {
     /// The simulated customer's phone number, digits only.
     from: String,
@@ -21,11 +23,79 @@ pub(crate) struct SimulatedMessageBody {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct SimulatedMediaBody {
     /// e.g. `image/jpeg`; decides the message type (image, video, audio or document).
+    #[schema(pattern = r"^[A-Za-z0-9.+_-]+/[A-Za-z0-9.+_-]+$")]
     mime_type: String,
-    /// The file's bytes in base64 (the request may be up to 16 MiB).
+    /// The file's bytes in base64 (the request may be up to 16 MiB); not empty.
+    #[schema(
+        pattern = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$"
+    )]
     data_base64: String,
     /// A document's file name.
     filename: Option<String>,
+}
+
+impl utoipa::PartialSchema for SimulatedMessageBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder};
+        use utoipa::openapi::schema::{SchemaType, Type};
+        use utoipa::openapi::Ref;
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let nullable_string =
+            || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+        let media = || Ref::from_schema_name("SimulatedMediaBody");
+        let fields = ObjectBuilder::new()
+            .property(
+                "from",
+                string().pattern(Some("^[0-9]{6,15}$")).description(Some(
+                    "The simulated customer's phone number, 6 to 15 digits.",
+                )),
+            )
+            .required("from")
+            .property("name", nullable_string())
+            .property(
+                "text",
+                nullable_string().description(Some(
+                    "The message; with `media`, its caption (optional then).",
+                )),
+            )
+            .property(
+                "media",
+                OneOfBuilder::new()
+                    .item(ObjectBuilder::new().schema_type(Type::Null))
+                    .item(media())
+                    .description(Some(
+                        "A file the customer sends: an image, a video, a voice note or a document.",
+                    )),
+            );
+        let text_or_media = AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property("text", string().min_length(Some(1)).pattern(Some(r"\S")))
+                    .required("text"),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property("media", media())
+                    .required("media"),
+            );
+        AllOfBuilder::new()
+            .item(fields)
+            .item(text_or_media)
+            .description(Some("A text message, or a file with an optional caption."))
+            .into()
+    }
+}
+
+impl ToSchema for SimulatedMessageBody {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("SimulatedMediaBody".into(), SimulatedMediaBody::schema()));
+    }
 }
 
 #[derive(Serialize, ToSchema)]

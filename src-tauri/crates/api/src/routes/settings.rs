@@ -95,6 +95,18 @@ pub(crate) async fn put_templates(
     Extension(actor): Extension<Actor>,
     JsonBody(body): JsonBody<dto::TemplatesBody>,
 ) -> Result<Json<dto::TemplateList>, ApiError> {
+    // Meta's components are objects; the engine checks only that they are a list.
+    if let Some(t) = body.templates.iter().find(|t| {
+        t.components
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| !c.is_object()))
+    }) {
+        return Err(EngineError::Invalid(format!(
+            "template {:?}: each component is an object such as {{\"type\": \"BODY\", \"text\": \"…\"}}",
+            t.name
+        ))
+        .into());
+    }
     let templates = body
         .templates
         .into_iter()

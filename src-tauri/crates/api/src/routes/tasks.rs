@@ -15,19 +15,30 @@ use utoipa::IntoParams;
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct TaskQuery {
     /// `open`, `done` or `cancelled`.
+    #[param(schema_with = task_states)]
     state: Option<String>,
     /// Tasks of this assignee; an empty value means tasks nobody is assigned to.
     assignee: Option<String>,
     conversation_id: Option<i64>,
     /// `low`, `normal`, `high` or `urgent`.
+    #[param(schema_with = task_priorities)]
     priority: Option<String>,
     cursor: Option<String>,
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::page_limit")]
     limit: Option<u32>,
 }
 
 fn priority(value: Option<&str>) -> Result<Option<TaskPriority>, ApiError> {
     parse_state("priority", value, TaskPriority::parse, TaskPriority::ALL)
+}
+
+fn task_states() -> utoipa::openapi::Object {
+    super::one_of_values(TaskState::ALL)
+}
+
+fn task_priorities() -> utoipa::openapi::Object {
+    super::one_of_values(TaskPriority::ALL)
 }
 
 /// Tasks created by actions or operators, oldest first. Filters combine.
