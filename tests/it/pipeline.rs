@@ -518,6 +518,10 @@ async fn the_whole_loop_a_customer_writes_the_operator_approves_the_sandbox_deli
         .await
         .unwrap();
     let conversation = thread["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        thread["items"][0]["state"], "ai_active",
+        "with nothing left to decide the conversation no longer awaits approval"
+    );
     let messages: Value = server
         .get(&format!("/api/conversations/{conversation}/messages"))
         .send()

@@ -84,6 +84,8 @@ pub fn edit_diff(kind: &str, original: &Value, edited: &Value) -> Value {
 struct Decided {
     action: Action,
     example_label: Option<ExampleLabel>,
+    /// The conversation went back to the AI: nothing in it waits for a decision any more.
+    settled: bool,
 }
 
 impl Engine {
@@ -349,9 +351,12 @@ impl Engine {
                     )?;
                 }
                 then(c)?;
+                let settled =
+                    conversations::settle_if_nothing_pending(c, action.conversation_id, now)?;
                 Ok(Decided {
                     action,
                     example_label,
+                    settled,
                 })
             })
             .await?;
@@ -364,6 +369,11 @@ impl Engine {
             conversation_id: action.conversation_id,
             state: action.state.to_string(),
         });
+        if decided.settled {
+            self.bus().publish(Event::ConversationUpdated {
+                conversation_id: action.conversation_id,
+            });
+        }
         Ok(action)
     }
 }

@@ -137,6 +137,28 @@ pub fn set_state(
     Ok(())
 }
 
+/// Once nothing in a conversation waits for a decision, it stops showing "awaiting approval"
+/// and goes back to the AI. Any other state (escalated, held by a human, closed) was set on
+/// purpose and stays. Returns whether the state changed.
+pub fn settle_if_nothing_pending(
+    conn: &Connection,
+    id: ConversationId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE conversations SET state = ?2, updated_at = ?3
+         WHERE id = ?1 AND state = ?4
+           AND NOT EXISTS (SELECT 1 FROM actions WHERE conversation_id = ?1 AND state = 'pending')",
+        params![
+            id.0,
+            ConversationState::AiActive,
+            now,
+            ConversationState::AwaitingApproval
+        ],
+    )?;
+    Ok(changed > 0)
+}
+
 /// Marks a conversation held by a human (`Some`) or released (`None`).
 pub fn set_holder(
     conn: &Connection,
