@@ -288,10 +288,8 @@ def desktop_section(data, meta):
     if "cold_start" in data:
         c = data["cold_start"]
         runs = ", ".join(f"{s['spawn_to_interactive_ms']:.0f}" for s in c["samples"])
-        extra = ", ".join(f"{s['session_request_to_interactive_ms'] - s['spawn_to_interactive_ms']:.0f}" for s in c["samples"])
         lines += [
             f"Cold start to an interactive console: median **{c['median_ms']:.0f} ms** of {c['runs']} launches ({runs} ms).",
-            f"WebDriver's own start before it spawns the app adds {extra} ms, not counted.",
         ]
     return "\n".join(lines)
 
