@@ -17,10 +17,64 @@ pub struct ApiRequest {
     pub body: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+/// An API response as the window receives it. IPC carries JSON, so a body travels in the
+/// form that keeps it intact: JSON as JSON, text as a string, and anything else (media) as
+/// base64 of its exact bytes.
+#[derive(Debug, Serialize, PartialEq)]
 pub struct ApiResponse {
     pub status: u16,
+    /// The response's `Content-Type`, when it has one.
+    pub content_type: Option<String>,
+    /// A JSON body, or a text body as a string; `null` when empty or binary.
     pub body: serde_json::Value,
+    /// A binary body, base64 (standard alphabet, padded); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+}
+
+impl ApiResponse {
+    fn new(status: u16, content_type: Option<String>, bytes: &[u8]) -> Self {
+        let (body, base64) = encode_body(content_type.as_deref(), bytes);
+        Self {
+            status,
+            content_type,
+            body,
+            base64,
+        }
+    }
+}
+
+/// How a body crosses IPC without loss: lossy UTF-8 would corrupt images and documents.
+fn encode_body(content_type: Option<&str>, bytes: &[u8]) -> (serde_json::Value, Option<String>) {
+    use base64::Engine as _;
+    if bytes.is_empty() {
+        return (serde_json::Value::Null, None);
+    }
+    let essence = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let json = essence == "application/json" || essence.ends_with("+json");
+    if json {
+        if let Ok(value) = serde_json::from_slice(bytes) {
+            return (value, None);
+        }
+    }
+    let textual = json
+        || essence.starts_with("text/")
+        || matches!(
+            essence.as_str(),
+            "application/jsonl" | "application/x-ndjson" | "application/xml"
+        );
+    if textual {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return (serde_json::Value::String(text.to_owned()), None);
+        }
+    }
+    (
+        serde_json::Value::Null,
+        Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+    )
 }
 
 /// Errors of the adapter itself (not of the API, whose errors come back as a status and
@@ -77,20 +131,18 @@ pub async fn api_request(
         .await
         .map_err(|e| CommandError::new("internal", e.to_string()))?;
     let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let bytes = response
         .into_body()
         .collect()
         .await
         .map_err(|e| CommandError::new("internal", e.to_string()))?
         .to_bytes();
-    let body = if bytes.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-        })
-    };
-    Ok(ApiResponse { status, body })
+    Ok(ApiResponse::new(status, content_type, &bytes))
 }
 
 /// Streams engine events to the window until the window goes away: the same live stream
@@ -111,4 +163,41 @@ pub async fn subscribe_events(
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn bodies_cross_in_a_form_that_keeps_them_intact() {
+        let json = ApiResponse::new(200, Some("application/json".into()), br#"{"a":1}"#);
+        assert_eq!(json.body, serde_json::json!({"a": 1}));
+        assert_eq!(json.base64, None);
+
+        let csv = ApiResponse::new(
+            200,
+            Some("text/csv; charset=utf-8".into()),
+            "a,b\ná,ü\n".as_bytes(),
+        );
+        assert_eq!(csv.body, serde_json::json!("a,b\ná,ü\n"));
+
+        let png = [
+            0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00, 0xfe,
+        ];
+        let image = ApiResponse::new(200, Some("image/png".into()), &png);
+        assert_eq!(image.body, serde_json::Value::Null);
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(image.base64.unwrap())
+            .unwrap();
+        assert_eq!(decoded, png);
+
+        // Text that is not UTF-8 is not mangled either.
+        let latin1 = ApiResponse::new(200, Some("text/plain".into()), &[b'c', 0xe9]);
+        assert_eq!(latin1.base64.as_deref(), Some("Y+k="));
+
+        let empty = ApiResponse::new(204, None, b"");
+        assert_eq!((empty.body, empty.base64), (serde_json::Value::Null, None));
+    }
 }
