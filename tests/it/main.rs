@@ -26,7 +26,7 @@ mod storage_faults;
 mod store;
 mod streaming;
 mod takeover;
+mod tasks;
 mod thread;
 mod ui_serving;
-mod tasks;
 mod webhook;
