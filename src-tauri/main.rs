@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use switchboard::cli::{AuditCommand, Cli, Command};
 
 fn main() -> ExitCode {
+    switchboard::allocator::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(args)) => switchboard::serve::run(&cli.common, &args),
