@@ -4,7 +4,7 @@
 //! execution across double clicks and restarts, and waiting-approval notifications.
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::support::{customer_says, model_entry, TestServer};
+use crate::support::{count, customer_says, model_entry, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -44,14 +44,6 @@ async fn start(
 
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
-}
-
-fn count(server: &TestServer, sql: &'static str) -> i64 {
-    server
-        .engine
-        .store()
-        .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-        .unwrap()
 }
 
 async fn run(server: &TestServer, conversation: ConversationId) -> Vec<(i64, String, ActionState)> {

@@ -1,7 +1,7 @@
 //! The pipeline end to end: a sandbox customer writes, a scripted model on loopback answers.
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::support::TestServer;
+use crate::support::{count, TestServer};
 use serde_json::Value;
 use switchboard_core::config::{ProviderEntry, ProviderKind};
 use switchboard_core::ids::ConversationId;
@@ -59,14 +59,6 @@ async fn customer_writes(server: &TestServer, text: &str) -> ConversationId {
         .unwrap()
         .items[0]
         .id
-}
-
-fn count(server: &TestServer, sql: &'static str) -> i64 {
-    server
-        .engine
-        .store()
-        .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-        .unwrap()
 }
 
 #[tokio::test]

@@ -292,3 +292,12 @@ impl TestServer {
             .bearer_auth(token)
     }
 }
+
+/// The single integer a SQL query over the test server's database returns (a count).
+pub fn count(server: &TestServer, sql: &'static str) -> i64 {
+    server
+        .engine
+        .store()
+        .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+        .unwrap()
+}

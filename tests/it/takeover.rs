@@ -3,7 +3,7 @@
 //! back brings a summary of the human part and the note into the next model request.
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::support::{customer_says, model_entry, TestServer};
+use crate::support::{count, customer_says, model_entry, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -34,14 +34,6 @@ async fn start(fake: &FakeLlm, clock: Arc<dyn Clock>) -> TestServer {
 
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
-}
-
-fn count(server: &TestServer, sql: &'static str) -> i64 {
-    server
-        .engine
-        .store()
-        .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-        .unwrap()
 }
 
 async fn wait_until(server: &TestServer, sql: &'static str, at_least: i64) {

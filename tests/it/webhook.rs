@@ -1,17 +1,9 @@
 //! The WhatsApp webhook over real HTTP, driven by every webhook fixture of the shared corpus.
 
-use crate::support::{fixtures_dir, manifest, TestServer};
+use crate::support::{count, fixtures_dir, manifest, TestServer};
 use serde_json::Value;
 use switchboard_store::model::InboxState;
 use switchboard_store::queries::inbox;
-
-fn count(server: &TestServer, sql: &'static str) -> i64 {
-    server
-        .engine
-        .store()
-        .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
-        .unwrap()
-}
 
 async fn post(server: &TestServer, body: Vec<u8>, signature: Option<&str>) -> reqwest::Response {
     let mut request = server
